@@ -1,0 +1,51 @@
+# The README's commands. Every target creates .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: help run test lint typecheck unit integration cluster-tools cluster bench e2e clean
+
+help:
+	@echo "make run            start a local gateway (embedded PostgreSQL, demo bot)"
+	@echo "make test           lint, type-check and run every test tier this machine supports"
+	@echo "make bench          benchmarks: ratios against baselines, results in .cache/bench/"
+	@echo "make cluster-tools  build kube-apiserver, etcd, kube-controller-manager, helm, kind"
+	@echo "make e2e            the kind end-to-end suite (needs Docker)"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "botgateway needs Python 3.11 or newer (found $$($(PYTHON) --version))"; exit 1; }
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/lint-imports
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: lint typecheck
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+unit: $(STAMP)
+	$(BIN)/pytest -m unit $(PYTEST_ARGS)
+
+integration: $(STAMP)
+	$(BIN)/pytest -m integration $(PYTEST_ARGS)
+
+cluster-tools:
+	bash scripts/cluster-tools.sh
+
+run: $(STAMP)
+	$(BIN)/botgateway dev
+
+bench: $(STAMP)
+	$(BIN)/python -m tests.bench $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

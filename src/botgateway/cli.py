@@ -1,0 +1,212 @@
+"""`botgateway` subcommands. Errors a person can fix end in one line and exit 2 (bad settings)
+or 1 (database unreachable), never a traceback."""
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from botgateway.console import render_table
+from botgateway.janitor import run_loop, run_once
+from botgateway.queue import (
+    STATUSES,
+    DatabaseUnavailable,
+    QueueError,
+    QueueSettings,
+    SettingsError,
+    Store,
+)
+
+Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    command: Command = args.command
+    try:
+        return asyncio.run(command(args))
+    except SettingsError as exc:
+        print(f"botgateway: {exc}", file=sys.stderr)
+        return 2
+    except DatabaseUnavailable as exc:
+        print(f"botgateway: {exc}", file=sys.stderr)
+        return 1
+    except QueueError as exc:
+        print(f"botgateway: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="botgateway", description="Kubernetes-native Telegram bot gateway."
+    )
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    migrate = sub.add_parser("migrate", help="apply database migrations (idempotent)")
+    migrate.set_defaults(command=cmd_migrate)
+
+    janitor = sub.add_parser("janitor", help="recover stuck jobs and purge old done jobs")
+    janitor.add_argument("--once", action="store_true", help="one round, then exit (CronJob)")
+    janitor.set_defaults(command=cmd_janitor)
+
+    jobs = sub.add_parser("jobs", help="inspect and requeue jobs")
+    jobs_sub = jobs.add_subparsers(required=True, metavar="ACTION")
+    stats = jobs_sub.add_parser("stats", help="job counts per bot and status")
+    stats.add_argument("--json", action="store_true", help="machine-readable output")
+    stats.set_defaults(command=cmd_jobs_stats)
+    listing = jobs_sub.add_parser("list", help="most recent jobs first")
+    listing.add_argument("--status", choices=STATUSES)
+    listing.add_argument("--bot", help="only this bot's jobs")
+    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.set_defaults(command=cmd_jobs_list)
+    retry = jobs_sub.add_parser("retry", help="requeue dead jobs with fresh attempts")
+    which = retry.add_mutually_exclusive_group(required=True)
+    which.add_argument("--id", type=int, action="append", dest="ids", help="a dead job's id")
+    which.add_argument("--all", action="store_true", help="every dead job (see --bot)")
+    retry.add_argument("--bot", help="only this bot's dead jobs")
+    retry.add_argument("--json", action="store_true", help="machine-readable output")
+    retry.set_defaults(command=cmd_jobs_retry)
+    return parser
+
+
+def queue_settings() -> QueueSettings:
+    return QueueSettings.from_env(os.environ)
+
+
+async def _with_store(settings: QueueSettings, body: Callable[[Store], Awaitable[int]]) -> int:
+    store = await Store.connect(settings.database_url, min_size=1, max_size=2)
+    try:
+        return await body(store)
+    finally:
+        await store.close()
+
+
+async def cmd_migrate(_: argparse.Namespace) -> int:
+    async def body(store: Store) -> int:
+        applied = await store.migrate()
+        if applied:
+            for m in applied:
+                print(f"applied {m.version:04d}_{m.name}")
+        else:
+            print("database schema is up to date")
+        return 0
+
+    return await _with_store(queue_settings(), body)
+
+
+async def cmd_janitor(args: argparse.Namespace) -> int:
+    settings = queue_settings()
+
+    async def body(store: Store) -> int:
+        if args.once:
+            print((await run_once(store, settings)).summary())
+            return 0
+        stop = asyncio.Event()
+        _stop_on_signals(stop)
+        await run_loop(store, settings, stop, on_result=lambda r: print(r.summary(), flush=True))
+        return 0
+
+    return await _with_store(settings, body)
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    import signal
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+
+async def cmd_jobs_stats(args: argparse.Namespace) -> int:
+    async def body(store: Store) -> int:
+        stats = await store.stats()
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "totals": stats.totals(),
+                        "oldest_pending_seconds": stats.oldest_pending_seconds(),
+                        "by_bot": [asdict(r) for r in stats.rows],
+                    }
+                )
+            )
+            return 0
+        bots = sorted({r.bot_slug for r in stats.rows})
+        rows: list[list[object]] = [
+            [bot, *(stats.count(s, bot) for s in STATUSES), stats.oldest_pending_seconds(bot)]
+            for bot in bots
+        ]
+        rows.append(["(all)", *(stats.count(s) for s in STATUSES), stats.oldest_pending_seconds()])
+        print(render_table(["bot", *STATUSES, "oldest pending s"], rows))
+        return 0
+
+    return await _with_store(queue_settings(), body)
+
+
+async def cmd_jobs_list(args: argparse.Namespace) -> int:
+    async def body(store: Store) -> int:
+        jobs = await store.list_jobs(status=args.status, bot_slug=args.bot, limit=args.limit)
+        if args.json:
+            print(json.dumps([asdict(j) for j in jobs], default=_json_default))
+            return 0
+        if not jobs:
+            print("no jobs match")
+            return 0
+        print(
+            render_table(
+                ["id", "bot", "update", "status", "attempts", "next retry", "last error"],
+                [
+                    [
+                        j.id,
+                        j.bot_slug,
+                        j.update_id,
+                        j.status,
+                        j.attempts,
+                        j.next_retry_at.strftime("%Y-%m-%d %H:%M:%S"),
+                        (j.last_error or "").replace("\n", " ") or None,
+                    ]
+                    for j in jobs
+                ],
+            )
+        )
+        return 0
+
+    return await _with_store(queue_settings(), body)
+
+
+async def cmd_jobs_retry(args: argparse.Namespace) -> int:
+    async def body(store: Store) -> int:
+        ids = await store.requeue_dead(ids=args.ids, bot_slug=args.bot)
+        if args.json:
+            print(json.dumps({"requeued": ids}))
+        elif ids:
+            print(f"requeued {len(ids)} dead job(s): {', '.join(map(str, ids))}")
+        else:
+            print("no dead jobs matched; nothing requeued")
+        return 0
+
+    return await _with_store(queue_settings(), body)
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

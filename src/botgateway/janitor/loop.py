@@ -1,0 +1,43 @@
+"""The in-process janitor: once at start, then every QUEUE_JANITOR_INTERVAL (the seed's loop)."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from botgateway.queue import QueueError, QueueSettings, Store
+
+from .maintenance import JanitorResult, run_once
+
+log = logging.getLogger(__name__)
+
+
+async def run_loop(
+    store: Store,
+    settings: QueueSettings,
+    stop: asyncio.Event,
+    *,
+    on_result: Callable[[JanitorResult], None] | None = None,
+) -> None:
+    """A failed round is logged and retried at the next tick; it never stops the service."""
+    interval = settings.janitor_interval.total_seconds()
+    while not stop.is_set():
+        try:
+            result = await run_once(store, settings)
+        except QueueError as exc:
+            log.warning("janitor round failed", extra={"error": str(exc)})
+        else:
+            log.info(result.summary(), extra=_fields(result))
+            if on_result is not None:
+                on_result(result)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+
+
+def _fields(result: JanitorResult) -> dict[str, int | bool]:
+    return {
+        "ran": result.ran,
+        "purged": result.purged,
+        "recovered": result.recovered,
+        "dead_lettered": result.dead_lettered,
+    }

@@ -1,0 +1,1 @@
+"""The kopf operator reconciling BotGateway resources (see DESIGN §4)."""

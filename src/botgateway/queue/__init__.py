@@ -1,0 +1,33 @@
+"""The shared queue: schema and migrations, named queries, pure policies and the asyncpg store.
+
+service, janitor and operator build on this package; it imports none of them.
+"""
+
+from .errors import DatabaseUnavailable, MigrationError, QueueError, SettingsError
+from .jobs import STATUSES, Job, JobSummary, NewJob, QueueStats, StatusCount
+from .settings import QueueSettings
+from .store import JANITOR_LOCK, Store, redact
+from .worker import Failed, Handler, Outcome, Succeeded, Worker, WorkerConfig
+
+__all__ = [
+    "JANITOR_LOCK",
+    "STATUSES",
+    "DatabaseUnavailable",
+    "Failed",
+    "Handler",
+    "Job",
+    "JobSummary",
+    "MigrationError",
+    "NewJob",
+    "Outcome",
+    "QueueError",
+    "QueueSettings",
+    "QueueStats",
+    "SettingsError",
+    "StatusCount",
+    "Store",
+    "Succeeded",
+    "Worker",
+    "WorkerConfig",
+    "redact",
+]

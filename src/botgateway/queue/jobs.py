@@ -1,0 +1,89 @@
+"""Plain data the queue hands to and takes from its users."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+STATUSES = ("pending", "running", "done", "dead")
+
+
+@dataclass(frozen=True)
+class NewJob:
+    bot_slug: str
+    handler_type: str
+    update_id: int
+    payload: str
+    """The update as JSON text, stored as jsonb."""
+    chat_key: str | None = None
+    """Set when the bot wants per-chat ordering: jobs with one key run one at a time."""
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    bot_slug: str
+    handler_type: str
+    update_id: int
+    payload: str
+    attempts: int
+    chat_key: str | None
+    created_at: datetime
+
+    @property
+    def held(self) -> tuple[int, int]:
+        """(id, attempt): what proves the caller still holds this job."""
+        return (self.id, self.attempts)
+
+
+@dataclass(frozen=True)
+class StuckJob:
+    id: int
+    attempts: int
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    updated_at: datetime
+    now: datetime
+
+
+@dataclass(frozen=True)
+class JobSummary:
+    id: int
+    bot_slug: str
+    handler_type: str
+    update_id: int
+    status: str
+    attempts: int
+    next_retry_at: datetime
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class StatusCount:
+    bot_slug: str
+    status: str
+    jobs: int
+    oldest_due_seconds: float | None
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    rows: tuple[StatusCount, ...]
+
+    def count(self, status: str, bot_slug: str | None = None) -> int:
+        return sum(
+            r.jobs
+            for r in self.rows
+            if r.status == status and (bot_slug is None or r.bot_slug == bot_slug)
+        )
+
+    def oldest_pending_seconds(self, bot_slug: str | None = None) -> float:
+        ages = [
+            r.oldest_due_seconds
+            for r in self.rows
+            if r.oldest_due_seconds is not None and (bot_slug is None or r.bot_slug == bot_slug)
+        ]
+        return max(ages, default=0.0)
+
+    def totals(self) -> dict[str, int]:
+        return {status: self.count(status) for status in STATUSES}

@@ -1,0 +1,106 @@
+"""Pure queue decisions: backoff, jitter, fail-or-dead, recover-or-dead. No I/O, no clock."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from .jobs import StuckJob
+
+MAX_ERROR_LENGTH = 4096
+JITTER_FRACTION = 0.10
+
+
+@dataclass(frozen=True)
+class RetryLater:
+    delay: timedelta
+    error: str
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    error: str
+
+
+FailureDecision = RetryLater | DeadLetter
+
+
+def truncate_error(message: str) -> str:
+    """`last_error` keeps at most 4096 characters, as in the seed."""
+    return message[:MAX_ERROR_LENGTH]
+
+
+def backoff_delay(attempt: int, schedule: Sequence[timedelta]) -> timedelta:
+    """Delay after failed attempt `attempt` (1-based); the schedule's last step repeats."""
+    if not schedule:
+        raise ValueError("the backoff schedule is empty")
+    index = min(max(attempt, 1), len(schedule)) - 1
+    return schedule[index]
+
+
+def with_jitter(delay: timedelta, unit: float, fraction: float = JITTER_FRACTION) -> timedelta:
+    """Spread retries by up to ±fraction so failures that happened together do not retry together.
+
+    `unit` is a uniform random number in [0, 1); 0.5 leaves the delay unchanged.
+    """
+    return delay * (1.0 + fraction * (2.0 * unit - 1.0))
+
+
+def decide_failure(
+    *,
+    attempts: int,
+    max_attempts: int,
+    error: str,
+    schedule: Sequence[timedelta],
+    jitter_unit: float,
+    retry_after: timedelta | None = None,
+) -> FailureDecision:
+    """What happens to a job whose attempt number `attempts` failed.
+
+    At `max_attempts` it is dead; otherwise it waits out the jittered backoff, or the
+    `retry_after` the other side asked for when that is longer.
+    """
+    message = truncate_error(error)
+    if attempts >= max_attempts:
+        return DeadLetter(message)
+    delay = with_jitter(backoff_delay(attempts, schedule), jitter_unit)
+    if retry_after is not None and retry_after > delay:
+        delay = retry_after
+    return RetryLater(delay, message)
+
+
+@dataclass(frozen=True)
+class Requeue:
+    error: str
+
+
+RecoveryDecision = Requeue | DeadLetter | None
+
+
+def is_stuck(job: StuckJob, stuck_timeout: timedelta) -> bool:
+    """A leased job is stuck once its lease ran out; a lease-less one (the seed's Go worker
+    claims without a lease) once it went `stuck_timeout` without an update."""
+    if job.lease_expires_at is not None:
+        return job.lease_expires_at < job.now
+    return job.updated_at < job.now - stuck_timeout
+
+
+def decide_recovery(
+    job: StuckJob, *, stuck_timeout: timedelta, max_attempts: int
+) -> RecoveryDecision:
+    """Give a stuck job back to the queue, or end it when it has used all its attempts, so an
+    update that crashes every worker that touches it cannot loop forever. None: not stuck."""
+    if not is_stuck(job, stuck_timeout):
+        return None
+    holder = job.lease_owner or "a worker without a lease"
+    if job.attempts >= max_attempts:
+        return DeadLetter(
+            f"worker lost: {holder} stopped heartbeating on attempt {job.attempts} of "
+            f"{max_attempts}; no attempts left"
+        )
+    return Requeue(f"worker lost: {holder} stopped heartbeating on attempt {job.attempts}")
+
+
+def lease_seconds(stuck_timeout: timedelta) -> float:
+    """A claim or heartbeat leases a job for the stuck timeout: that is how long a job may go
+    without a heartbeat before the janitor may take it back."""
+    return stuck_timeout.total_seconds()

@@ -1,0 +1,173 @@
+-- Named queries of the queue store. Each starts with `-- name: <name>`; comments after the name
+-- line say why the query is shaped the way it is.
+
+-- name: enqueue_many
+-- Idempotent on (bot_slug, update_id): a redelivery is dropped by ON CONFLICT and is not returned.
+-- Callers pass rows sorted by key so concurrent batches lock in one order and cannot deadlock.
+INSERT INTO gateway_jobs (bot_slug, handler_type, update_id, payload, chat_key)
+SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]::jsonb[], $5::text[])
+ON CONFLICT (bot_slug, update_id) DO NOTHING
+RETURNING bot_slug, update_id;
+
+-- name: claim
+-- The oldest due pending jobs, each locked once (SKIP LOCKED), leased to the caller.
+-- A job with a chat key waits while an earlier job of its chat is unfinished or any is running.
+WITH due AS (
+    SELECT j.id
+    FROM gateway_jobs j
+    WHERE j.status = 'pending'
+      AND j.next_retry_at <= now()
+      AND (j.chat_key IS NULL OR NOT EXISTS (
+            SELECT 1 FROM gateway_jobs e
+            WHERE e.bot_slug = j.bot_slug
+              AND e.chat_key = j.chat_key
+              AND e.chat_key IS NOT NULL
+              AND e.status IN ('pending', 'running')
+              AND (e.status = 'running' OR e.update_id < j.update_id)))
+    ORDER BY j.next_retry_at, j.id
+    LIMIT $1
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE gateway_jobs g
+SET status = 'running',
+    attempts = g.attempts + 1,
+    updated_at = now(),
+    lease_owner = $2,
+    lease_expires_at = now() + make_interval(secs => $3)
+FROM due
+WHERE g.id = due.id
+RETURNING g.id, g.bot_slug, g.handler_type, g.update_id, g.payload::text AS payload,
+          g.attempts, g.chat_key, g.created_at;
+
+-- name: heartbeat
+-- Renew the leases the caller still holds; updated_at moves too, so the seed's own
+-- recoverStuckSQL never mistakes a live job for a stuck one. Returns the ids still held.
+UPDATE gateway_jobs
+SET lease_expires_at = now() + make_interval(secs => $3), updated_at = now()
+WHERE id = ANY($1::bigint[]) AND lease_owner = $2 AND status = 'running'
+RETURNING id;
+
+-- name: complete_many
+-- Only a job the caller still holds (owner and attempt match) is completed.
+UPDATE gateway_jobs g
+SET status = 'done', updated_at = now(), last_error = NULL,
+    lease_owner = NULL, lease_expires_at = NULL
+FROM unnest($1::bigint[], $2::int[]) AS held(id, attempts)
+WHERE g.id = held.id AND g.attempts = held.attempts
+  AND g.lease_owner = $3 AND g.status = 'running'
+RETURNING g.id;
+
+-- name: retry
+UPDATE gateway_jobs
+SET status = 'pending', next_retry_at = now() + make_interval(secs => $4), last_error = $5,
+    updated_at = now(), lease_owner = NULL, lease_expires_at = NULL
+WHERE id = $1 AND attempts = $2 AND lease_owner = $3 AND status = 'running'
+RETURNING id;
+
+-- name: dead_letter
+UPDATE gateway_jobs
+SET status = 'dead', last_error = $4, updated_at = now(),
+    lease_owner = NULL, lease_expires_at = NULL
+WHERE id = $1 AND attempts = $2 AND lease_owner = $3 AND status = 'running'
+RETURNING id;
+
+-- name: release
+-- Hand held jobs back as pending. $4 is 1 for jobs that never started (the attempt is given
+-- back) and 0 for jobs interrupted while running (the attempt counts).
+UPDATE gateway_jobs g
+SET status = 'pending', attempts = g.attempts - $4, updated_at = now(),
+    lease_owner = NULL, lease_expires_at = NULL
+FROM unnest($1::bigint[], $2::int[]) AS held(id, attempts)
+WHERE g.id = held.id AND g.attempts = held.attempts
+  AND g.lease_owner = $3 AND g.status = 'running'
+RETURNING g.id;
+
+-- name: stuck_candidates
+-- Running jobs whose lease expired, or that carry no lease (claimed by the seed's Go worker)
+-- and were not touched for the stuck timeout. Locked so a racing heartbeat waits for us.
+SELECT id, attempts, lease_owner, lease_expires_at, updated_at, now() AS now
+FROM gateway_jobs
+WHERE status = 'running'
+  AND ((lease_expires_at IS NOT NULL AND lease_expires_at < now())
+       OR (lease_expires_at IS NULL AND updated_at < now() - make_interval(secs => $1)))
+ORDER BY id
+LIMIT $2
+FOR UPDATE SKIP LOCKED;
+
+-- name: requeue_stuck
+UPDATE gateway_jobs
+SET status = 'pending', next_retry_at = now(), last_error = $2, updated_at = now(),
+    lease_owner = NULL, lease_expires_at = NULL
+WHERE id = ANY($1::bigint[]) AND status = 'running';
+
+-- name: dead_letter_stuck
+UPDATE gateway_jobs
+SET status = 'dead', last_error = $2, updated_at = now(),
+    lease_owner = NULL, lease_expires_at = NULL
+WHERE id = ANY($1::bigint[]) AND status = 'running';
+
+-- name: purge_done_batch
+-- One bounded batch, oldest first through the partial index, so no statement locks for long.
+DELETE FROM gateway_jobs
+WHERE id IN (
+    SELECT id FROM gateway_jobs
+    WHERE status = 'done' AND updated_at < now() - make_interval(secs => $1)
+    ORDER BY updated_at
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+);
+
+-- name: stats
+-- Oldest pending age counts from when a job became due, so a job waiting out its backoff is
+-- not a backlog.
+SELECT bot_slug, status, count(*) AS jobs,
+       extract(epoch FROM now() - min(next_retry_at)
+               FILTER (WHERE status = 'pending' AND next_retry_at <= now()))::float8
+           AS oldest_due_seconds
+FROM gateway_jobs
+GROUP BY bot_slug, status
+ORDER BY bot_slug, status;
+
+-- name: list_jobs
+SELECT id, bot_slug, handler_type, update_id, status, attempts, next_retry_at, last_error,
+       created_at, updated_at
+FROM gateway_jobs
+WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR bot_slug = $2)
+ORDER BY id DESC
+LIMIT $3;
+
+-- name: requeue_dead
+-- Give dead jobs a fresh set of attempts; last_error stays until they succeed.
+UPDATE gateway_jobs
+SET status = 'pending', attempts = 0, next_retry_at = now(), updated_at = now(),
+    lease_owner = NULL, lease_expires_at = NULL
+WHERE status = 'dead'
+  AND ($1::bigint[] IS NULL OR id = ANY($1))
+  AND ($2::text IS NULL OR bot_slug = $2)
+RETURNING id;
+
+-- name: try_advisory_lock
+SELECT pg_try_advisory_lock($1);
+
+-- name: advisory_unlock
+SELECT pg_advisory_unlock($1);
+
+-- name: migration_lock
+-- Held until the migrating transaction ends: concurrent `botgateway migrate` runs take turns.
+SELECT pg_advisory_xact_lock($1);
+
+-- name: create_migrations_table
+CREATE TABLE IF NOT EXISTS botgateway_schema_migrations (
+    version    integer     PRIMARY KEY,
+    name       text        NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- name: applied_migrations
+SELECT version FROM botgateway_schema_migrations ORDER BY version;
+
+-- name: record_migration
+INSERT INTO botgateway_schema_migrations (version, name) VALUES ($1, $2);
+
+-- name: ping
+SELECT 1;

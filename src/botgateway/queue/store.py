@@ -1,0 +1,292 @@
+"""The asyncpg store: the only module that talks to PostgreSQL. Driver errors become QueueErrors."""
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections.abc import AsyncIterator, Iterator, Sequence
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
+
+from .errors import DatabaseUnavailable, QueueError
+from .jobs import Job, JobSummary, NewJob, QueueStats, StatusCount, StuckJob
+from .migrations import Migration, load_migrations, pending_migrations
+from .policy import DeadLetter, Requeue, decide_recovery
+from .queries import query
+
+log = logging.getLogger(__name__)
+
+NOTIFY_CHANNEL = "gateway_jobs"
+
+
+def advisory_key(name: str) -> int:
+    """A stable signed 64-bit advisory-lock key derived from a name."""
+    digest = hashlib.sha256(name.encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+JANITOR_LOCK = advisory_key("botgateway.janitor")
+MIGRATION_LOCK = advisory_key("botgateway.migrate")
+
+_UNAVAILABLE = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.InterfaceError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+)
+
+
+def redact(dsn: str) -> str:
+    """The database URL without its password, for messages."""
+    try:
+        parts = urlsplit(dsn)
+    except ValueError:
+        return "<unparseable DATABASE_URL>"
+    host = parts.hostname or ""
+    if "host=" in parts.query:
+        host = parts.query.split("host=", 1)[1].split("&", 1)[0]
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.username or ''}@{host}{port}{parts.path}"
+
+
+@contextlib.contextmanager
+def _translated(action: str) -> Iterator[None]:
+    try:
+        yield
+    except _UNAVAILABLE as exc:
+        raise DatabaseUnavailable(f"{action}: database unavailable ({_describe(exc)})") from exc
+    except asyncpg.PostgresError as exc:
+        raise QueueError(f"{action}: {_describe(exc)}") from exc
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _seconds(value: timedelta) -> float:
+    return value.total_seconds()
+
+
+class Store:
+    """Queue operations over a connection pool. Create with `await Store.connect(dsn)`."""
+
+    def __init__(self, pool: "asyncpg.Pool[asyncpg.Record]", dsn: str) -> None:
+        self._pool = pool
+        self._dsn = dsn
+
+    @classmethod
+    async def connect(
+        cls, dsn: str, *, min_size: int = 1, max_size: int = 10, connect_timeout: float = 10.0
+    ) -> "Store":
+        with _translated(f"connecting to {redact(dsn)}"):
+            pool = await asyncpg.create_pool(
+                dsn,
+                min_size=min_size,
+                max_size=max_size,
+                timeout=connect_timeout,
+                command_timeout=60,
+            )
+        return cls(pool, dsn)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    @property
+    def dsn(self) -> str:
+        return self._dsn
+
+    async def ping(self) -> None:
+        with _translated("ping"):
+            await self._pool.fetchval(query("ping"), timeout=5)
+
+    # -- schema ---------------------------------------------------------------------------
+
+    async def migrate(self, migrations: Sequence[Migration] | None = None) -> list[Migration]:
+        """Apply what is missing, in one transaction under an advisory lock, so several pods
+        starting together take turns and all succeed. Returns what this call applied."""
+        wanted = list(migrations) if migrations is not None else load_migrations()
+        with _translated("migrating"):
+            async with self._pool.acquire() as conn, conn.transaction():
+                await conn.execute(query("migration_lock"), MIGRATION_LOCK)
+                await conn.execute(query("create_migrations_table"))
+                applied = {r["version"] for r in await conn.fetch(query("applied_migrations"))}
+                todo = pending_migrations(wanted, applied)
+                for migration in todo:
+                    await conn.execute(migration.sql)
+                    await conn.execute(query("record_migration"), migration.version, migration.name)
+        return todo
+
+    # -- producers ------------------------------------------------------------------------
+
+    async def enqueue(self, job: NewJob) -> bool:
+        """True when stored, False when it was a redelivery of a job already there."""
+        return bool(await self.enqueue_many([job]))
+
+    async def enqueue_many(self, jobs: Sequence[NewJob]) -> set[tuple[str, int]]:
+        """Store many jobs in one statement; returns the (bot_slug, update_id) newly stored."""
+        if not jobs:
+            return set()
+        ordered = sorted(jobs, key=lambda j: (j.bot_slug, j.update_id))
+        with _translated("enqueue"):
+            rows = await self._pool.fetch(
+                query("enqueue_many"),
+                [j.bot_slug for j in ordered],
+                [j.handler_type for j in ordered],
+                [j.update_id for j in ordered],
+                [j.payload for j in ordered],
+                [j.chat_key for j in ordered],
+            )
+        return {(r["bot_slug"], r["update_id"]) for r in rows}
+
+    # -- workers --------------------------------------------------------------------------
+
+    async def claim(self, owner: str, limit: int, lease: timedelta) -> list[Job]:
+        with _translated("claim"):
+            rows = await self._pool.fetch(query("claim"), limit, owner, _seconds(lease))
+        jobs = [Job(**dict(r)) for r in rows]
+        jobs.sort(key=lambda j: j.id)
+        return jobs
+
+    async def heartbeat(self, owner: str, ids: Sequence[int], lease: timedelta) -> set[int]:
+        """Renew leases; returns the ids still held (a missing one was taken back)."""
+        if not ids:
+            return set()
+        with _translated("heartbeat"):
+            rows = await self._pool.fetch(query("heartbeat"), list(ids), owner, _seconds(lease))
+        return {r["id"] for r in rows}
+
+    async def complete_many(self, owner: str, held: Sequence[tuple[int, int]]) -> set[int]:
+        """Mark held jobs done; returns the ids that were still held and are now done."""
+        if not held:
+            return set()
+        with _translated("complete"):
+            rows = await self._pool.fetch(
+                query("complete_many"), [h[0] for h in held], [h[1] for h in held], owner
+            )
+        return {r["id"] for r in rows}
+
+    async def retry(self, owner: str, job: Job, delay: timedelta, error: str) -> bool:
+        with _translated("retry"):
+            row = await self._pool.fetchval(
+                query("retry"), job.id, job.attempts, owner, _seconds(delay), error
+            )
+        return row is not None
+
+    async def dead_letter(self, owner: str, job: Job, error: str) -> bool:
+        with _translated("dead-letter"):
+            row = await self._pool.fetchval(
+                query("dead_letter"), job.id, job.attempts, owner, error
+            )
+        return row is not None
+
+    async def release(
+        self, owner: str, held: Sequence[tuple[int, int]], *, started: bool
+    ) -> set[int]:
+        """Hand held jobs back as pending. Jobs that never started get their attempt back."""
+        if not held:
+            return set()
+        refund = 0 if started else 1
+        with _translated("release"):
+            rows = await self._pool.fetch(
+                query("release"), [h[0] for h in held], [h[1] for h in held], owner, refund
+            )
+        return {r["id"] for r in rows}
+
+    @contextlib.asynccontextmanager
+    async def notifications(self, channel: str = NOTIFY_CHANNEL) -> AsyncIterator[asyncio.Event]:
+        """An event set on every NOTIFY on `channel`, over a dedicated connection."""
+        woken = asyncio.Event()
+
+        def on_notify(*_: Any) -> None:
+            woken.set()
+
+        with _translated("listen"):
+            conn = await asyncpg.connect(self._dsn, timeout=10)
+        try:
+            with _translated("listen"):
+                await conn.add_listener(channel, on_notify)
+            yield woken
+        finally:
+            with contextlib.suppress(Exception):
+                await conn.close(timeout=5)
+
+    # -- janitor --------------------------------------------------------------------------
+
+    async def recover_stuck(
+        self, *, stuck_timeout: timedelta, max_attempts: int, limit: int
+    ) -> tuple[int, int]:
+        """One bounded batch of stuck jobs, decided by `decide_recovery`.
+        Returns (requeued, dead_lettered)."""
+        requeued = dead = 0
+        with _translated("recover"):
+            async with self._pool.acquire() as conn, conn.transaction():
+                rows = await conn.fetch(query("stuck_candidates"), _seconds(stuck_timeout), limit)
+                for row in rows:
+                    decision = decide_recovery(
+                        StuckJob(**dict(row)),
+                        stuck_timeout=stuck_timeout,
+                        max_attempts=max_attempts,
+                    )
+                    if isinstance(decision, Requeue):
+                        await conn.execute(query("requeue_stuck"), [row["id"]], decision.error)
+                        requeued += 1
+                    elif isinstance(decision, DeadLetter):
+                        await conn.execute(query("dead_letter_stuck"), [row["id"]], decision.error)
+                        dead += 1
+        return requeued, dead
+
+    async def purge_done_batch(self, older_than: timedelta, limit: int) -> int:
+        with _translated("purge"):
+            status = await self._pool.execute(
+                query("purge_done_batch"), _seconds(older_than), limit
+            )
+        return int(status.rsplit(" ", 1)[1])
+
+    @contextlib.asynccontextmanager
+    async def advisory_lock(self, key: int) -> AsyncIterator[bool]:
+        """Try a session advisory lock on a connection held for the block; yields whether
+        we got it."""
+        with _translated("advisory lock"):
+            conn = await self._pool.acquire()
+        try:
+            with _translated("advisory lock"):
+                got = bool(await conn.fetchval(query("try_advisory_lock"), key))
+            try:
+                yield got
+            finally:
+                if got:
+                    with contextlib.suppress(*_UNAVAILABLE):
+                        await conn.fetchval(query("advisory_unlock"), key)
+        finally:
+            await self._pool.release(conn)
+
+    # -- people on call -------------------------------------------------------------------
+
+    async def stats(self) -> QueueStats:
+        with _translated("stats"):
+            rows = await self._pool.fetch(query("stats"))
+        return QueueStats(tuple(StatusCount(**dict(r)) for r in rows))
+
+    async def list_jobs(
+        self, *, status: str | None = None, bot_slug: str | None = None, limit: int = 50
+    ) -> list[JobSummary]:
+        with _translated("list"):
+            rows = await self._pool.fetch(query("list_jobs"), status, bot_slug, limit)
+        return [JobSummary(**dict(r)) for r in rows]
+
+    async def requeue_dead(
+        self, *, ids: Sequence[int] | None = None, bot_slug: str | None = None
+    ) -> list[int]:
+        with _translated("requeue"):
+            rows = await self._pool.fetch(
+                query("requeue_dead"), list(ids) if ids is not None else None, bot_slug
+            )
+        return sorted(r["id"] for r in rows)

@@ -1,0 +1,282 @@
+"""The queue's worker loop: batch claims, leases kept alive by heartbeats, group-committed
+completions, retries decided by `policy`, wake-ups on LISTEN/NOTIFY with polling as fallback."""
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any
+
+from .errors import QueueError
+from .jobs import Job
+from .policy import DeadLetter, FailureDecision, decide_failure, truncate_error
+from .settings import QueueSettings
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Succeeded:
+    pass
+
+
+@dataclass(frozen=True)
+class Failed:
+    error: str
+    retry_after: timedelta | None = None
+    """The other side's `Retry-After`: honoured when longer than our backoff."""
+    permanent: bool = False
+    """No retry can help (a 404 from the backend, say): dead at once."""
+
+
+Outcome = Succeeded | Failed
+Handler = Callable[[Job], Awaitable[Outcome]]
+JobObserver = Callable[[Job, Outcome, float], None]
+
+
+def default_owner() -> str:
+    """Unique per process incarnation, so a restarted pod never mistakes old leases for its own."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    concurrency: int = 32
+    batch_size: int = 100
+    poll_interval: timedelta = timedelta(seconds=1)
+    shutdown_grace: timedelta = timedelta(seconds=20)
+    max_attempts: int = 5
+    backoff: tuple[timedelta, ...] = QueueSettings().backoff
+    lease: timedelta = QueueSettings().stuck_timeout
+    heartbeat_interval: timedelta = QueueSettings().heartbeat_interval
+    listen: bool = True
+
+    @classmethod
+    def from_settings(cls, settings: QueueSettings, **overrides: Any) -> "WorkerConfig":
+        """The queue environment's retry and lease settings, plus the caller's own."""
+        base = cls(
+            max_attempts=settings.max_attempts,
+            backoff=settings.backoff,
+            lease=settings.stuck_timeout,
+            heartbeat_interval=settings.heartbeat_interval,
+        )
+        return replace(base, **overrides)
+
+
+class Worker:
+    """Runs `handler` over claimed jobs until `stop` is set, then drains within the grace."""
+
+    def __init__(
+        self,
+        store: Store,
+        handler: Handler,
+        config: WorkerConfig | None = None,
+        *,
+        owner: str | None = None,
+        observer: JobObserver | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.handler = handler
+        self.config = config or WorkerConfig()
+        self.owner = owner or default_owner()
+        self._observer = observer
+        self._rng = rng or random.Random()
+        self._running: dict[int, tuple[Job, asyncio.Task[None]]] = {}
+        self._to_complete: list[Job] = []
+        self._completion_ready = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._slot_free = asyncio.Event()
+        self.processed = 0
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._running)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            if self.config.listen:
+                await self._listen(stack)
+            helpers = [
+                asyncio.create_task(self._heartbeat_loop(), name="worker-heartbeat"),
+                asyncio.create_task(self._complete_loop(), name="worker-complete"),
+            ]
+            try:
+                await self._claim_loop(stop)
+                await self._drain()
+            finally:
+                for task in helpers:
+                    task.cancel()
+                await asyncio.gather(*helpers, return_exceptions=True)
+                await self._flush_completions()
+
+    async def _listen(self, stack: contextlib.AsyncExitStack) -> None:
+        try:
+            notified = await stack.enter_async_context(self.store.notifications())
+        except QueueError as exc:
+            log.warning("LISTEN unavailable, polling only", extra={"error": str(exc)})
+            return
+        stack.callback(self._wake.set)
+        relay = asyncio.create_task(self._relay(notified), name="worker-listen")
+        stack.callback(relay.cancel)
+
+    async def _relay(self, notified: asyncio.Event) -> None:
+        while True:
+            await notified.wait()
+            notified.clear()
+            self._wake.set()
+
+    async def _claim_loop(self, stop: asyncio.Event) -> None:
+        failures = 0
+        while not stop.is_set():
+            free = self.config.concurrency - len(self._running)
+            if free <= 0:
+                self._slot_free.clear()
+                await _first_of(stop.wait(), self._slot_free.wait())
+                continue
+            want = min(free, self.config.batch_size)
+            self._wake.clear()
+            try:
+                jobs = await self.store.claim(self.owner, want, self.config.lease)
+                failures = 0
+            except QueueError as exc:
+                failures += 1
+                delay = min(0.1 * 2**failures, 5.0)
+                log.warning("claim failed, retrying", extra={"error": str(exc), "in_s": delay})
+                await _first_of(stop.wait(), asyncio.sleep(delay))
+                continue
+            for job in jobs:
+                self._start(job)
+            if len(jobs) < want:
+                await _first_of(
+                    stop.wait(),
+                    self._wake.wait(),
+                    asyncio.sleep(self.config.poll_interval.total_seconds()),
+                )
+
+    def _start(self, job: Job) -> None:
+        task = asyncio.create_task(self._run_job(job), name=f"job-{job.id}")
+        self._running[job.id] = (job, task)
+
+    async def _run_job(self, job: Job) -> None:
+        started = time.perf_counter()
+        try:
+            outcome = await self.handler(job)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a handler bug must fail the job, not the worker
+            outcome = Failed(truncate_error(f"{type(exc).__name__}: {exc}"))
+        try:
+            await self._settle(job, outcome)
+        finally:
+            self._running.pop(job.id, None)
+            self._slot_free.set()
+            if self._observer is not None:
+                self._observer(job, outcome, time.perf_counter() - started)
+
+    async def _settle(self, job: Job, outcome: Outcome) -> None:
+        if isinstance(outcome, Succeeded):
+            self._to_complete.append(job)
+            self._completion_ready.set()
+            return
+        decision: FailureDecision
+        if outcome.permanent:
+            decision = DeadLetter(truncate_error(outcome.error))
+        else:
+            decision = decide_failure(
+                attempts=job.attempts,
+                max_attempts=self.config.max_attempts,
+                error=outcome.error,
+                schedule=self.config.backoff,
+                jitter_unit=self._rng.random(),
+                retry_after=outcome.retry_after,
+            )
+        try:
+            if isinstance(decision, DeadLetter):
+                held = await self.store.dead_letter(self.owner, job, decision.error)
+            else:
+                held = await self.store.retry(self.owner, job, decision.delay, decision.error)
+        except QueueError as exc:
+            log.warning(
+                "could not record a failure; the janitor will recover the job",
+                extra={"job_id": job.id, "error": str(exc)},
+            )
+            return
+        if not held:
+            log.warning("job was taken back before it failed", extra={"job_id": job.id})
+
+    async def _complete_loop(self) -> None:
+        while True:
+            await self._completion_ready.wait()
+            self._completion_ready.clear()
+            await self._flush_completions()
+
+    async def _flush_completions(self) -> None:
+        """One UPDATE for every job finished since the last flush (group commit)."""
+        while self._to_complete:
+            batch, self._to_complete = self._to_complete, []
+            try:
+                done = await self.store.complete_many(self.owner, [j.held for j in batch])
+            except QueueError as exc:
+                log.warning("completion failed, will retry", extra={"error": str(exc)})
+                self._to_complete[:0] = batch
+                await asyncio.sleep(0.5)
+                continue
+            self.processed += len(done)
+            if len(done) < len(batch):
+                log.warning(
+                    "some finished jobs were taken back before completion",
+                    extra={"lost": len(batch) - len(done)},
+                )
+            self._wake.set()
+
+    async def _heartbeat_loop(self) -> None:
+        interval = self.config.heartbeat_interval.total_seconds()
+        while True:
+            await asyncio.sleep(interval)
+            ids = list(self._running) + [j.id for j in self._to_complete]
+            try:
+                held = await self.store.heartbeat(self.owner, ids, self.config.lease)
+            except QueueError as exc:
+                log.warning("heartbeat failed", extra={"error": str(exc)})
+                continue
+            lost = set(ids) - held
+            if lost:
+                log.warning(
+                    "leases lost; results will be discarded", extra={"job_ids": sorted(lost)}
+                )
+
+    async def _drain(self) -> None:
+        """Let running jobs finish within the grace period; hand the rest back."""
+        tasks = [task for _, task in self._running.values()]
+        if tasks:
+            await asyncio.wait(tasks, timeout=self.config.shutdown_grace.total_seconds())
+        leftovers = [job for job, _ in self._running.values()]
+        for _, task in list(self._running.values()):
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if leftovers:
+            try:
+                await self.store.release(self.owner, [j.held for j in leftovers], started=True)
+            except QueueError as exc:
+                log.warning("could not hand jobs back", extra={"error": str(exc)})
+
+
+async def _first_of(*awaitables: Awaitable[object]) -> None:
+    """Wait until any of the awaitables finishes; cancel the others."""
+    tasks = [asyncio.ensure_future(a) for a in awaitables]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

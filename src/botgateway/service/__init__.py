@@ -1,0 +1,1 @@
+"""The webhook and worker service (see DESIGN §3)."""

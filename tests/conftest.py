@@ -1,0 +1,34 @@
+"""Shared fixtures. The integration tier uses a real PostgreSQL (see tests/support/postgres.py)."""
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from botgateway.queue import QueueSettings, Store
+from tests.support.postgres import TestPostgres, test_postgres
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestPostgres]:
+    with test_postgres(tmp_path_factory.mktemp("postgres")) as pg:
+        yield pg
+
+
+@pytest.fixture
+async def database_url(postgres: TestPostgres) -> AsyncIterator[str]:
+    """A fresh, migrated database for one test."""
+    url = await postgres.create_database()
+    yield url
+    await postgres.drop_database(url)
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    s = await Store.connect(database_url, max_size=20)
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+def queue_settings(database_url: str) -> QueueSettings:
+    return QueueSettings(database_url=database_url)
