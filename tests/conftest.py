@@ -6,6 +6,7 @@ import pytest
 
 from botgateway.queue import QueueSettings, Store
 from tests.support.postgres import TestPostgres, test_postgres
+from tests.support.rows import Rows
 
 
 @pytest.fixture(scope="session")
@@ -32,3 +33,8 @@ async def store(database_url: str) -> AsyncIterator[Store]:
 @pytest.fixture
 def queue_settings(database_url: str) -> QueueSettings:
     return QueueSettings(database_url=database_url)
+
+
+@pytest.fixture
+def rows(database_url: str) -> Rows:
+    return Rows(database_url)

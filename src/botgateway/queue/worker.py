@@ -96,6 +96,8 @@ class Worker:
         self._wake = asyncio.Event()
         self._slot_free = asyncio.Event()
         self.processed = 0
+        self.idle = asyncio.Event()
+        """Set while the worker found no due job and waits for a wake-up or the next poll."""
 
     @property
     def in_flight(self) -> int:
@@ -156,11 +158,13 @@ class Worker:
             for job in jobs:
                 self._start(job)
             if len(jobs) < want:
+                self.idle.set()
                 await _first_of(
                     stop.wait(),
                     self._wake.wait(),
                     asyncio.sleep(self.config.poll_interval.total_seconds()),
                 )
+                self.idle.clear()
 
     def _start(self, job: Job) -> None:
         task = asyncio.create_task(self._run_job(job), name=f"job-{job.id}")

@@ -1,0 +1,124 @@
+"""`botgateway migrate | janitor | jobs` as people and scripts use them."""
+
+import asyncio
+import json
+import socket
+
+import pytest
+
+from botgateway.queue import NewJob, Store
+from tests.support.cli import botgateway
+from tests.support.postgres import TestPostgres
+from tests.support.rows import Rows
+
+pytestmark = pytest.mark.integration
+
+
+async def test_concurrent_migrations_all_succeed_and_apply_once(postgres: TestPostgres) -> None:
+    url = await postgres.create_database(migrated=False)
+    try:
+        runs = await asyncio.gather(
+            *(botgateway("migrate", env={"DATABASE_URL": url}) for _ in range(4))
+        )
+        assert [r.code for r in runs] == [0, 0, 0, 0], [r.err for r in runs]
+        assert sum("applied 0001_gateway_jobs" in r.out for r in runs) == 1
+        assert sum("up to date" in r.out for r in runs) == 3
+        versions = await Rows(url).fetch("SELECT version FROM botgateway_schema_migrations")
+        assert sorted(r["version"] for r in versions) == [1, 2]
+    finally:
+        await postgres.drop_database(url)
+
+
+async def test_bad_setting_exits_2_with_one_line_naming_the_variable(database_url: str) -> None:
+    ran = await botgateway(
+        "janitor", "--once", env={"DATABASE_URL": database_url, "QUEUE_STUCK_TIMEOUT": "soon"}
+    )
+    assert ran.code == 2
+    assert ran.err.strip().splitlines() == [
+        "botgateway: QUEUE_STUCK_TIMEOUT='soon' is invalid: expected a Go duration such as "
+        "90s, 30m or 168h"
+    ]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_unreachable_database_exits_1_with_one_clear_line() -> None:
+    url = f"postgresql://gw:hunter2@127.0.0.1:{free_port()}/gw"
+    ran = await botgateway("janitor", "--once", env={"DATABASE_URL": url})
+    assert ran.code == 1
+    [line] = ran.err.strip().splitlines()
+    assert line.startswith(
+        f"botgateway: connecting to postgresql://gw@127.0.0.1:{url.split(':')[3]}"
+    )
+    assert "database unavailable" in line
+    assert "hunter2" not in ran.err
+    assert "Traceback" not in ran.err
+
+
+async def test_janitor_once_prints_what_it_did(database_url: str) -> None:
+    ran = await botgateway("janitor", "--once", env={"DATABASE_URL": database_url})
+    assert ran.code == 0, ran.err
+    assert ran.out.strip() == (
+        "janitor: purged 0 done job(s) in 0 batch(es), recovered 0 stuck job(s), dead-lettered 0"
+    )
+
+
+@pytest.fixture
+async def some_jobs(store: Store) -> list[int]:
+    await store.enqueue_many(
+        [
+            NewJob(slug, "discard", i, json.dumps({"update_id": i}))
+            for slug, i in [("support", 1), ("support", 2), ("sales", 3)]
+        ]
+    )
+    claimed = await store.claim("w", 1, __import__("datetime").timedelta(seconds=30))
+    await store.dead_letter("w", claimed[0], "backend answered 404")
+    return [claimed[0].id]
+
+
+async def test_jobs_stats_table_and_json(database_url: str, some_jobs: list[int]) -> None:
+    env = {"DATABASE_URL": database_url}
+    table = await botgateway("jobs", "stats", env=env)
+    assert table.code == 0, table.err
+    lines = table.out.splitlines()
+    assert lines[0].split() == [
+        "BOT",
+        "PENDING",
+        "RUNNING",
+        "DONE",
+        "DEAD",
+        "OLDEST",
+        "PENDING",
+        "S",
+    ]
+    assert lines[-1].split()[:5] == ["(all)", "2", "0", "0", "1"]
+    data = json.loads((await botgateway("jobs", "stats", "--json", env=env)).out)
+    assert data["totals"] == {"pending": 2, "running": 0, "done": 0, "dead": 1}
+
+
+async def test_jobs_list_filters_by_status(database_url: str, some_jobs: list[int]) -> None:
+    env = {"DATABASE_URL": database_url}
+    listed = json.loads(
+        (await botgateway("jobs", "list", "--status", "dead", "--json", env=env)).out
+    )
+    assert [j["id"] for j in listed] == some_jobs
+    assert listed[0]["last_error"] == "backend answered 404"
+    table = await botgateway("jobs", "list", "--status", "dead", env=env)
+    assert "backend answered 404" in table.out
+    none = await botgateway("jobs", "list", "--status", "running", env=env)
+    assert none.out.strip() == "no jobs match"
+
+
+async def test_jobs_retry_requeues_dead_jobs(
+    database_url: str, some_jobs: list[int], rows: Rows
+) -> None:
+    env = {"DATABASE_URL": database_url}
+    ran = await botgateway("jobs", "retry", "--all", env=env)
+    assert ran.out.strip() == f"requeued 1 dead job(s): {some_jobs[0]}"
+    assert await rows.count("dead") == 0
+    again = await botgateway("jobs", "retry", "--id", str(some_jobs[0]), env=env)
+    assert again.out.strip() == "no dead jobs matched; nothing requeued"

@@ -1,0 +1,162 @@
+"""The janitor against a real PostgreSQL: recovery, dead-lettering, bounded purge, one at a time."""
+
+import asyncio
+import json
+import os
+import sys
+from datetime import timedelta
+
+import pytest
+
+from botgateway.janitor import run_once
+from botgateway.queue import Job, NewJob, Outcome, QueueSettings, Store, Succeeded, Worker
+from tests.support.rows import Rows
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.integration
+
+SHORT_LEASE = timedelta(milliseconds=300)
+
+
+def settings_for(store: Store, **kw: object) -> QueueSettings:
+    return QueueSettings(database_url=store.dsn, stuck_timeout=SHORT_LEASE, **kw)  # type: ignore[arg-type]
+
+
+async def enqueue(store: Store, *update_ids: int) -> None:
+    await store.enqueue_many(
+        [NewJob("support", "discard", i, json.dumps({"update_id": i})) for i in update_ids]
+    )
+
+
+async def lease_expired(rows: Rows) -> bool:
+    return bool(
+        await rows.value(
+            "SELECT bool_and(lease_expires_at < now()) FROM gateway_jobs WHERE status = 'running'"
+        )
+    )
+
+
+async def test_job_of_a_vanished_worker_is_recovered_then_completed(
+    store: Store, rows: Rows
+) -> None:
+    settings = settings_for(store)
+    await enqueue(store, 1)
+    [orphan] = await store.claim("crashed-pod", 1, SHORT_LEASE)  # and then it dies
+    await eventually(lambda: lease_expired(rows), what="the lease to expire")
+
+    result = await run_once(store, settings)
+    assert (result.ran, result.recovered, result.dead_lettered) == (True, 1, 0)
+    row = await rows.job(orphan.id)
+    assert (row["status"], row["lease_owner"]) == ("pending", None)
+    assert "crashed-pod" in row["last_error"]
+
+    async def ok(job: Job) -> Outcome:
+        return Succeeded()
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(Worker(store, ok).run(stop))
+    await eventually(lambda: rows.status_of(orphan.id), lambda s: s == "done")
+    stop.set()
+    await task
+    assert (await rows.job(orphan.id))["attempts"] == 2
+
+
+async def test_job_that_crashes_every_worker_ends_dead_not_looping(
+    store: Store, rows: Rows
+) -> None:
+    settings = settings_for(store, max_attempts=3)
+    await enqueue(store, 1)
+    for attempt in (1, 2, 3):
+        [job] = await store.claim(f"pod-{attempt}", 1, SHORT_LEASE)
+        assert job.attempts == attempt
+        await eventually(lambda: lease_expired(rows), what="the lease to expire")
+        result = await run_once(store, settings)
+        assert result.dead_lettered == (1 if attempt == 3 else 0)
+    assert await rows.status_of(job.id) == "dead"
+    assert "no attempts left" in (await rows.job(job.id))["last_error"]
+    assert await store.claim("pod-4", 1, SHORT_LEASE) == []
+
+
+async def test_leaseless_seed_style_running_job_is_recovered_after_the_timeout(
+    store: Store, rows: Rows
+) -> None:
+    settings = QueueSettings(database_url=store.dsn, stuck_timeout=timedelta(minutes=30))
+    await enqueue(store, 1, 2)
+    # As the seed's popSQL leaves them: running, no lease; one idle 31 minutes, one 5.
+    await rows.execute(
+        "UPDATE gateway_jobs SET status = 'running', attempts = 1, "
+        "updated_at = now() - CASE WHEN update_id = 1 THEN interval '31 minutes' "
+        "ELSE interval '5 minutes' END"
+    )
+    result = await run_once(store, settings)
+    assert result.recovered == 1
+    states = await rows.fetch("SELECT update_id, status FROM gateway_jobs ORDER BY 1")
+    assert [tuple(r) for r in states] == [(1, "pending"), (2, "running")]
+
+
+async def test_purge_deletes_only_old_done_rows_in_bounded_batches(
+    store: Store, rows: Rows
+) -> None:
+    await enqueue(store, *range(1, 16))
+    await rows.execute(
+        "UPDATE gateway_jobs SET status = CASE "
+        "  WHEN update_id <= 12 THEN 'done' WHEN update_id = 13 THEN 'dead' "
+        "  WHEN update_id = 14 THEN 'done' ELSE 'pending' END, "
+        "updated_at = now() - CASE WHEN update_id = 14 THEN interval '1 hour' "
+        "ELSE interval '8 days' END"
+    )
+    result = await run_once(store, settings_for(store), purge_batch=5)
+    assert (result.purged, result.purge_batches) == (12, 3)
+    left = await rows.fetch("SELECT update_id, status FROM gateway_jobs ORDER BY 1")
+    assert [tuple(r) for r in left] == [(13, "dead"), (14, "done"), (15, "pending")]
+
+
+async def test_dead_rows_are_never_purged_however_old(store: Store, rows: Rows) -> None:
+    await enqueue(store, 1)
+    await rows.execute(
+        "UPDATE gateway_jobs SET status = 'dead', updated_at = now() - interval '10 years'"
+    )
+    assert (await run_once(store, settings_for(store))).purged == 0
+    assert await rows.count("dead") == 1
+
+
+class PausingStore(Store):
+    """A store whose recovery step waits, so a janitor round can be held open in a test."""
+
+    entered: asyncio.Event
+    proceed: asyncio.Event
+
+    async def recover_stuck(self, **kw: object) -> tuple[int, int]:  # type: ignore[override]
+        self.entered.set()
+        await self.proceed.wait()
+        return await super().recover_stuck(**kw)  # type: ignore[arg-type]
+
+
+async def test_two_janitors_together_one_works_the_other_exits_0_lock_held(
+    database_url: str, store: Store
+) -> None:
+    holder = await PausingStore.connect(database_url)
+    assert isinstance(holder, PausingStore)
+    holder.entered, holder.proceed = asyncio.Event(), asyncio.Event()
+    first = asyncio.create_task(run_once(holder, settings_for(holder)))
+    await holder.entered.wait()
+
+    second = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "botgateway.cli",
+        "janitor",
+        "--once",
+        env=os.environ | {"DATABASE_URL": database_url},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await second.communicate()
+    assert second.returncode == 0, err.decode()
+    assert "another janitor holds the lock" in out.decode()
+    assert not (await run_once(store, settings_for(store))).ran
+
+    holder.proceed.set()
+    assert (await first).ran
+    await holder.close()
+    assert (await run_once(store, settings_for(store))).ran

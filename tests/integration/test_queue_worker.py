@@ -1,0 +1,188 @@
+"""The queue's worker loop against a real PostgreSQL."""
+
+import asyncio
+import collections
+import json
+import time
+from datetime import timedelta
+
+import pytest
+
+from botgateway.queue import Failed, Job, NewJob, Outcome, Store, Succeeded, Worker, WorkerConfig
+from tests.support.rows import Rows
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.integration
+
+
+def jobs(n: int, slug: str = "support") -> list[NewJob]:
+    return [NewJob(slug, "discard", i, json.dumps({"update_id": i})) for i in range(1, n + 1)]
+
+
+async def test_eight_workers_complete_5000_jobs_each_exactly_once(
+    database_url: str, store: Store, rows: Rows
+) -> None:
+    await store.enqueue_many(jobs(5000))
+    handled: collections.Counter[int] = collections.Counter()
+
+    async def handle(job: Job) -> Outcome:
+        handled[job.id] += 1
+        await asyncio.sleep(0)
+        return Succeeded()
+
+    stores = [await Store.connect(database_url, max_size=4) for _ in range(8)]
+    workers = [
+        Worker(s, handle, WorkerConfig(concurrency=16, batch_size=50), owner=f"w{i}")
+        for i, s in enumerate(stores)
+    ]
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(w.run(stop)) for w in workers]
+    try:
+        await eventually(lambda: rows.count("done"), lambda n: n == 5000, timeout=120)
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+        for s in stores:
+            await s.close()
+    assert len(handled) == 5000
+    assert set(handled.values()) == {1}
+    assert await rows.value("SELECT max(attempts) FROM gateway_jobs") == 1
+    assert sum(w.processed for w in workers) == 5000
+    assert sum(1 for w in workers if w.processed) > 1
+
+
+async def test_live_heartbeating_job_outlives_three_stuck_timeouts(
+    store: Store, rows: Rows
+) -> None:
+    from botgateway.janitor import run_once
+    from botgateway.queue import QueueSettings
+
+    stuck = timedelta(seconds=1)
+    settings = QueueSettings(database_url=store.dsn, stuck_timeout=stuck)
+    await store.enqueue_many(jobs(1))
+    release = asyncio.Event()
+    started = asyncio.Event()
+
+    async def slow(job: Job) -> Outcome:
+        started.set()
+        await release.wait()
+        return Succeeded()
+
+    worker = Worker(store, slow, WorkerConfig.from_settings(settings), owner="live")
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    await started.wait()
+    began = time.monotonic()
+    recovered = 0
+    while time.monotonic() - began < 3 * stuck.total_seconds():
+        result = await run_once(store, settings)
+        recovered += result.recovered + result.dead_lettered
+        await asyncio.sleep(0.1)
+    assert recovered == 0
+    row = (await rows.fetch("SELECT status, lease_owner, attempts FROM gateway_jobs"))[0]
+    assert tuple(row) == ("running", "live", 1)
+    release.set()
+    await eventually(lambda: rows.count("done"), lambda n: n == 1)
+    stop.set()
+    await task
+
+
+async def test_notify_wakes_an_idle_worker_long_before_its_poll(store: Store, rows: Rows) -> None:
+    picked = asyncio.Event()
+
+    async def handle(job: Job) -> Outcome:
+        picked.set()
+        return Succeeded()
+
+    worker = Worker(store, handle, WorkerConfig(poll_interval=timedelta(seconds=30)))
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    await asyncio.wait_for(worker.idle.wait(), timeout=5)
+    sent = time.monotonic()
+    await store.enqueue_many(jobs(1))
+    await asyncio.wait_for(picked.wait(), timeout=5)
+    assert time.monotonic() - sent < 2
+    stop.set()
+    await task
+
+
+async def test_failed_job_is_retried_then_dead_after_max_attempts(store: Store, rows: Rows) -> None:
+    await store.enqueue_many(jobs(1))
+    seen: list[int] = []
+
+    async def always_fails(job: Job) -> Outcome:
+        seen.append(job.attempts)
+        return Failed(f"backend 500 on attempt {job.attempts}")
+
+    config = WorkerConfig(
+        max_attempts=3,
+        backoff=(timedelta(milliseconds=50),),
+        poll_interval=timedelta(milliseconds=20),
+    )
+    worker = Worker(store, always_fails, config)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    await eventually(lambda: rows.count("dead"), lambda n: n == 1)
+    stop.set()
+    await task
+    assert seen == [1, 2, 3]
+    assert await rows.value("SELECT last_error FROM gateway_jobs") == "backend 500 on attempt 3"
+
+
+async def test_handler_exception_fails_the_job_not_the_worker(store: Store, rows: Rows) -> None:
+    await store.enqueue_many(jobs(2))
+
+    async def flaky(job: Job) -> Outcome:
+        if job.update_id == 1:
+            raise RuntimeError("handler bug")
+        return Succeeded()
+
+    worker = Worker(store, flaky, WorkerConfig(backoff=(timedelta(hours=1),)))
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    await eventually(lambda: rows.count("done"), lambda n: n == 1)
+    await eventually(lambda: rows.count("pending"), lambda n: n == 1)
+    stop.set()
+    await task
+    assert await rows.value("SELECT last_error FROM gateway_jobs WHERE update_id = 1") == (
+        "RuntimeError: handler bug"
+    )
+
+
+async def test_permanent_failure_is_dead_at_once(store: Store, rows: Rows) -> None:
+    await store.enqueue_many(jobs(1))
+
+    async def not_found(job: Job) -> Outcome:
+        return Failed("backend 404", permanent=True)
+
+    worker = Worker(store, not_found)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    await eventually(lambda: rows.count("dead"), lambda n: n == 1)
+    stop.set()
+    await task
+    assert await rows.value("SELECT attempts FROM gateway_jobs") == 1
+
+
+async def test_stop_hands_back_jobs_that_outlive_the_grace(store: Store, rows: Rows) -> None:
+    await store.enqueue_many(jobs(3))
+    started = asyncio.Event()
+    never = asyncio.Event()
+
+    async def slow(job: Job) -> Outcome:
+        if job.update_id == 1:
+            return Succeeded()
+        started.set()
+        await never.wait()
+        return Succeeded()
+
+    worker = Worker(store, slow, WorkerConfig(shutdown_grace=timedelta(milliseconds=200)))
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    await started.wait()
+    await eventually(lambda: rows.count("done"), lambda n: n == 1)
+    stop.set()
+    await asyncio.wait_for(task, timeout=5)
+    left = await rows.fetch("SELECT status, lease_owner FROM gateway_jobs WHERE update_id > 1")
+    assert [tuple(r) for r in left] == [("pending", None), ("pending", None)]
+    assert await rows.count("running") == 0
