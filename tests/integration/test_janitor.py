@@ -160,3 +160,28 @@ async def test_two_janitors_together_one_works_the_other_exits_0_lock_held(
     assert (await first).ran
     await holder.close()
     assert (await run_once(store, settings_for(store))).ran
+
+
+async def test_loop_runs_at_start_then_every_interval_until_stopped(store: Store) -> None:
+    from botgateway.janitor import JanitorResult, run_loop
+
+    settings = QueueSettings(database_url=store.dsn, janitor_interval=timedelta(milliseconds=200))
+    results: list[tuple[float, JanitorResult]] = []
+    stop = asyncio.Event()
+    began = asyncio.get_running_loop().time()
+    task = asyncio.create_task(
+        run_loop(
+            store,
+            settings,
+            stop,
+            on_result=lambda r: results.append((asyncio.get_running_loop().time(), r)),
+        )
+    )
+    await eventually(lambda: asyncio.sleep(0, len(results)), lambda n: n >= 3, timeout=5)
+    stop.set()
+    await asyncio.wait_for(task, timeout=2)
+    first_at = results[0][0] - began
+    gaps = [b[0] - a[0] for a, b in zip(results, results[1:], strict=False)]
+    assert first_at < 0.15, "the first round runs at start, not after one interval"
+    assert all(g >= 0.19 for g in gaps)
+    assert all(r.ran for _, r in results)
