@@ -29,7 +29,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Where Go is present the cluster tier must run: build (or just link) its tools first, so a cold
+# machine says what it is doing instead of building silently inside a test fixture.
 test: lint typecheck
+	@if command -v go >/dev/null; then bash scripts/cluster-tools.sh; \
+	  else echo "make test: go not found; the cluster tier and the seed test will skip"; fi
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 unit: $(STAMP)
