@@ -40,6 +40,8 @@ _UNAVAILABLE = (
     asyncpg.InterfaceError,
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
+    # raised by a pooled connection that the server dropped mid-operation
+    asyncpg.InternalClientError,
 )
 
 
@@ -93,6 +95,9 @@ class Store:
                 max_size=max_size,
                 timeout=connect_timeout,
                 command_timeout=60,
+                # The array-join statements (complete_many, release) turn quadratic under the
+                # generic plan PostgreSQL switches prepared statements to after five runs.
+                server_settings={"plan_cache_mode": "force_custom_plan"},
             )
         return cls(pool, dsn)
 
@@ -151,7 +156,19 @@ class Store:
     async def claim(self, owner: str, limit: int, lease: timedelta) -> list[Job]:
         with _translated("claim"):
             rows = await self._pool.fetch(query("claim"), limit, owner, _seconds(lease))
-        jobs = [Job(**dict(r)) for r in rows]
+        jobs = [
+            Job(
+                r["id"],
+                r["bot_slug"],
+                r["handler_type"],
+                r["update_id"],
+                r["payload"],
+                r["attempts"],
+                r["chat_key"],
+                r["created_at"],
+            )
+            for r in rows
+        ]
         jobs.sort(key=lambda j: j.id)
         return jobs
 

@@ -22,6 +22,8 @@ from .store import Store
 
 log = logging.getLogger(__name__)
 
+COMPLETION_BATCH = 1000
+
 
 @dataclass(frozen=True)
 class Succeeded:
@@ -92,6 +94,8 @@ class Worker:
         self._rng = rng or random.Random()
         self._running: dict[int, tuple[Job, asyncio.Task[None]]] = {}
         self._to_complete: list[Job] = []
+        self._completing = 0
+        """Jobs in the completion statement now running: they still take a slot (backpressure)."""
         self._completion_ready = asyncio.Event()
         self._wake = asyncio.Event()
         self._slot_free = asyncio.Event()
@@ -101,7 +105,8 @@ class Worker:
 
     @property
     def in_flight(self) -> int:
-        return len(self._running)
+        """Jobs claimed and not yet settled in the database: running or awaiting completion."""
+        return len(self._running) + len(self._to_complete) + self._completing
 
     async def run(self, stop: asyncio.Event) -> None:
         async with contextlib.AsyncExitStack() as stack:
@@ -139,7 +144,7 @@ class Worker:
     async def _claim_loop(self, stop: asyncio.Event) -> None:
         failures = 0
         while not stop.is_set():
-            free = self.config.concurrency - len(self._running)
+            free = self.config.concurrency - self.in_flight
             if free <= 0:
                 self._slot_free.clear()
                 await _first_of(stop.wait(), self._slot_free.wait())
@@ -167,7 +172,7 @@ class Worker:
                 self.idle.clear()
 
     def _start(self, job: Job) -> None:
-        task = asyncio.create_task(self._run_job(job), name=f"job-{job.id}")
+        task = asyncio.create_task(self._run_job(job))
         self._running[job.id] = (job, task)
 
     async def _run_job(self, job: Job) -> None:
@@ -224,9 +229,12 @@ class Worker:
             await self._flush_completions()
 
     async def _flush_completions(self) -> None:
-        """One UPDATE for every job finished since the last flush (group commit)."""
+        """One UPDATE for the jobs finished since the last flush (group commit), at most
+        COMPLETION_BATCH at a time so one statement stays short."""
         while self._to_complete:
-            batch, self._to_complete = self._to_complete, []
+            batch = self._to_complete[:COMPLETION_BATCH]
+            del self._to_complete[:COMPLETION_BATCH]
+            self._completing = len(batch)
             try:
                 done = await self.store.complete_many(self.owner, [j.held for j in batch])
             except QueueError as exc:
@@ -234,6 +242,9 @@ class Worker:
                 self._to_complete[:0] = batch
                 await asyncio.sleep(0.5)
                 continue
+            finally:
+                self._completing = 0
+                self._slot_free.set()
             self.processed += len(done)
             if len(done) < len(batch):
                 log.warning(
