@@ -14,6 +14,7 @@ from typing import Any
 
 from botgateway.console import render_table
 from botgateway.janitor import run_loop, run_once
+from botgateway.operator.commands import add_commands as add_operator_commands
 from botgateway.queue import (
     STATUSES,
     DatabaseUnavailable,
@@ -22,6 +23,8 @@ from botgateway.queue import (
     SettingsError,
     Store,
 )
+from botgateway.runtime import janitor_maintenance
+from botgateway.service.commands import add_commands
 
 Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 
@@ -80,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     retry.add_argument("--bot", help="only this bot's dead jobs")
     retry.add_argument("--json", action="store_true", help="machine-readable output")
     retry.set_defaults(command=cmd_jobs_retry)
+    add_commands(sub, maintenance=janitor_maintenance)
+    add_operator_commands(sub)
     return parser
 
 

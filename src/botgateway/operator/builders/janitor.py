@@ -1,0 +1,73 @@
+"""The janitor CronJob: `botgateway janitor --once`, one run at a time, bounded in time."""
+
+from typing import Any
+
+from ..spec import BotGatewaySpec
+from .common import (
+    Manifest,
+    Names,
+    container_security_context,
+    database_env,
+    env_var,
+    metadata,
+    pod_security_context,
+)
+
+COMPONENT = "janitor"
+
+
+def cron_job(spec: BotGatewaySpec, *, image: str) -> Manifest | None:
+    if not spec.janitor.enabled:
+        return None
+    janitor = spec.janitor
+    container: dict[str, Any] = {
+        "name": "janitor",
+        "image": spec.image or image,
+        "command": ["botgateway"],
+        "args": ["janitor", "--once"],
+        "env": [
+            database_env(spec),
+            env_var("QUEUE_DONE_RETENTION", janitor.done_retention),
+            env_var("QUEUE_STUCK_TIMEOUT", janitor.stuck_timeout),
+            env_var("QUEUE_MAX_ATTEMPTS", spec.worker.max_attempts),
+            env_var("LOG_FORMAT", "json"),
+        ],
+        "securityContext": container_security_context(),
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+    }
+    if spec.image_pull_policy:
+        container["imagePullPolicy"] = spec.image_pull_policy
+    if spec.resources:
+        container["resources"] = dict(spec.resources)
+    pod_meta = {"labels": metadata(spec, "", COMPONENT)["labels"]}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": metadata(spec, Names(spec.name).janitor, COMPONENT),
+        "spec": {
+            "schedule": janitor.schedule,
+            "concurrencyPolicy": "Forbid",
+            "startingDeadlineSeconds": janitor.starting_deadline_seconds,
+            "successfulJobsHistoryLimit": 1,
+            "failedJobsHistoryLimit": 3,
+            "jobTemplate": {
+                "metadata": pod_meta,
+                "spec": {
+                    "backoffLimit": 2,
+                    "activeDeadlineSeconds": janitor.active_deadline_seconds,
+                    "ttlSecondsAfterFinished": janitor.ttl_seconds_after_finished,
+                    "template": {
+                        "metadata": pod_meta,
+                        "spec": {
+                            "restartPolicy": "Never",
+                            "automountServiceAccountToken": False,
+                            "enableServiceLinks": False,
+                            "securityContext": pod_security_context(),
+                            "containers": [container],
+                            "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}}],
+                        },
+                    },
+                },
+            },
+        },
+    }

@@ -1,0 +1,422 @@
+"""The BotGateway CustomResourceDefinition, from this one source of truth.
+
+`deploy/crd.yaml` and `charts/botgateway/crds/botgateway.dev_botgateways.yaml` are generated from
+it (`botgateway operator --print-crd`); a unit test checks that both files agree with it.
+Validation the API server can do is done there (OpenAPI + CEL), so a bad resource is refused at
+`kubectl apply` time with the messages below.
+"""
+
+from typing import Any
+
+import yaml
+
+from .spec import API_VERSION, GROUP, KIND, PLURAL, SLUG_PATTERN, VERSION
+
+GO_DURATION = r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$"
+MAX_BOTS = 64
+MAX_NAME_LENGTH = 40
+
+Schema = dict[str, Any]
+
+
+def _str(description: str, **extra: Any) -> Schema:
+    return {"type": "string", "description": description, **extra}
+
+
+def _int(description: str, **extra: Any) -> Schema:
+    return {"type": "integer", "description": description, **extra}
+
+
+def _bool(description: str, default: bool) -> Schema:
+    return {"type": "boolean", "description": description, "default": default}
+
+
+def _secret_ref(description: str, default_key: str) -> Schema:
+    return {
+        "type": "object",
+        "description": description,
+        "required": ["name"],
+        "properties": {
+            "name": _str("Name of a Secret in the BotGateway's namespace.", maxLength=253),
+            "key": _str("Key in that Secret.", default=default_key, maxLength=253),
+        },
+    }
+
+
+def _bot() -> Schema:
+    return {
+        "type": "object",
+        "required": ["slug", "tokenSecretRef", "handler"],
+        "properties": {
+            "slug": _str(
+                "The bot's path segment: POST /webhook/{slug}. 1-63 of a-z, 0-9 and '-'.",
+                maxLength=63,
+                x_validations=[
+                    {
+                        "rule": f"self.matches('{SLUG_PATTERN}')",
+                        "message": "slug must be 1-63 characters of lowercase letters, "
+                        "digits and '-'",
+                    }
+                ],
+            ),
+            "tokenSecretRef": _secret_ref("The Secret key holding the bot token.", "token"),
+            "webhookSecretRef": _secret_ref(
+                "The Secret key holding the webhook secret token; generated and stored in the "
+                "Secret <name>-webhook-secrets when absent.",
+                "webhookSecret",
+            ),
+            "handler": {
+                "type": "object",
+                "description": "What the worker does with each update (DESIGN §3).",
+                "required": ["type"],
+                "x-kubernetes-preserve-unknown-fields": True,
+                "properties": {
+                    "type": _str(
+                        "forward, telegram-echo, discard, or a registered plugin.",
+                        minLength=1,
+                        maxLength=100,
+                    ),
+                    "url": _str("forward: where to POST the update.", maxLength=2048),
+                    "timeoutSeconds": {
+                        "type": "number",
+                        "description": "forward: request timeout.",
+                        "minimum": 0,
+                        "exclusiveMinimum": True,
+                        "maximum": 300,
+                    },
+                },
+                "x-kubernetes-validations": [
+                    {
+                        "rule": "self.type != 'forward' || has(self.url)",
+                        "message": "a forward handler needs a url",
+                    },
+                    {
+                        "rule": "!has(self.url) || self.url.startsWith('http://') "
+                        "|| self.url.startsWith('https://')",
+                        "message": "handler url must start with http:// or https://",
+                    },
+                ],
+            },
+            "allowedUpdates": {
+                "type": "array",
+                "description": "Update types Telegram sends (setWebhook allowed_updates); "
+                "all but chat_member when absent.",
+                "maxItems": 32,
+                "items": {"type": "string", "maxLength": 64},
+            },
+            "chatOrdering": _bool(
+                "Handle one chat's updates one at a time, in update_id order.", False
+            ),
+        },
+    }
+
+
+def _spec_schema() -> Schema:
+    return {
+        "type": "object",
+        "required": ["database", "bots"],
+        "x-kubernetes-validations": [
+            {
+                "rule": "!has(self.webhook) || !has(self.webhook.register) || "
+                "!self.webhook.register || has(self.ingress) || has(self.webhook.publicBaseUrl)",
+                "message": "webhook registration needs a public URL: set ingress.host or "
+                "webhook.publicBaseUrl (or webhook.register: false)",
+            }
+        ],
+        "properties": {
+            "image": _str("The gateway image; default: the operator's own image."),
+            "imagePullPolicy": {
+                "type": "string",
+                "enum": ["Always", "IfNotPresent", "Never"],
+                "description": "Pull policy of the gateway and janitor containers.",
+            },
+            "database": {
+                "type": "object",
+                "required": ["secretRef"],
+                "properties": {
+                    "secretRef": _secret_ref(
+                        "The Secret key holding the PostgreSQL URL.", "DATABASE_URL"
+                    )
+                },
+            },
+            "bots": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_BOTS,
+                "items": _bot(),
+                "x-kubernetes-validations": [
+                    {
+                        "rule": "self.all(b, self.exists_one(c, c.slug == b.slug))",
+                        "message": "bot slugs must be unique",
+                    }
+                ],
+            },
+            "ingress": {
+                "type": "object",
+                "description": "Publishes /webhook/ on this host; the webhook URL is "
+                "https://{host}/webhook/{slug}.",
+                "required": ["host"],
+                "properties": {
+                    "host": _str("Public host name.", maxLength=253, minLength=1),
+                    "className": _str("IngressClass name.", maxLength=253),
+                    "tlsSecretName": _str("Secret with the TLS certificate.", maxLength=253),
+                    "annotations": {
+                        "type": "object",
+                        "additionalProperties": {"type": "string"},
+                        "description": "Extra annotations on the Ingress.",
+                    },
+                },
+            },
+            "webhook": {
+                "type": "object",
+                "default": {},
+                "properties": {
+                    "register": _bool("Register each bot's webhook with Telegram.", True),
+                    "maxConnections": _int(
+                        "setWebhook max_connections.", default=40, minimum=1, maximum=100
+                    ),
+                    "dropPendingUpdates": _bool(
+                        "setWebhook drop_pending_updates (on each registration).", False
+                    ),
+                    "publicBaseUrl": _str(
+                        "Public base URL when not served by the Ingress, e.g. https://x.example.",
+                        maxLength=2048,
+                    ),
+                },
+                "x-kubernetes-validations": [
+                    {
+                        "rule": "!has(self.publicBaseUrl) || self.publicBaseUrl.startsWith("
+                        "'https://') || self.publicBaseUrl.startsWith('http://')",
+                        "message": "publicBaseUrl must start with https:// (or http:// for tests)",
+                    }
+                ],
+            },
+            "worker": {
+                "type": "object",
+                "default": {},
+                "properties": {
+                    "concurrency": _int(
+                        "Jobs handled at once per pod.", default=32, minimum=1, maximum=1024
+                    ),
+                    "maxAttempts": _int(
+                        "Attempts before a job is dead.", default=5, minimum=1, maximum=100
+                    ),
+                },
+            },
+            "scaling": {
+                "type": "object",
+                "description": "Fixed replicas, or minReplicas/maxReplicas scaled on queue depth.",
+                "default": {"replicas": 1},
+                "properties": {
+                    "replicas": _int("Fixed replica count.", minimum=0, maximum=100),
+                    "minReplicas": _int("Lower bound (automatic scaling).", minimum=1, maximum=100),
+                    "maxReplicas": _int("Upper bound (automatic scaling).", minimum=1, maximum=100),
+                    "pendingJobsPerReplica": _int(
+                        "Target pending jobs per replica.", default=100, minimum=1
+                    ),
+                    "scaleDownStabilizationSeconds": _int(
+                        "How long lower recommendations must persist before scaling down.",
+                        default=300,
+                        minimum=0,
+                        maximum=86400,
+                    ),
+                },
+                "x-kubernetes-validations": [
+                    {
+                        "rule": "!(has(self.replicas) && "
+                        "(has(self.minReplicas) || has(self.maxReplicas)))",
+                        "message": "set either replicas (fixed) or minReplicas/maxReplicas "
+                        "(automatic), not both",
+                    },
+                    {
+                        "rule": "has(self.replicas) || has(self.maxReplicas)",
+                        "message": "set replicas (fixed) or maxReplicas (automatic scaling)",
+                    },
+                    {
+                        "rule": "!has(self.minReplicas) || !has(self.maxReplicas) "
+                        "|| self.minReplicas <= self.maxReplicas",
+                        "message": "minReplicas must be less than or equal to maxReplicas",
+                    },
+                ],
+            },
+            "janitor": {
+                "type": "object",
+                "default": {},
+                "properties": {
+                    "enabled": _bool("Run the janitor CronJob.", True),
+                    "schedule": _str(
+                        "Cron schedule.", default="*/15 * * * *", minLength=9, maxLength=100
+                    ),
+                    "doneRetention": _str(
+                        "QUEUE_DONE_RETENTION.", default="168h", pattern=GO_DURATION
+                    ),
+                    "stuckTimeout": _str(
+                        "QUEUE_STUCK_TIMEOUT.", default="30m", pattern=GO_DURATION
+                    ),
+                    "startingDeadlineSeconds": _int(
+                        "Skip a run that could not start within this.", default=300, minimum=10
+                    ),
+                    "activeDeadlineSeconds": _int(
+                        "Kill a run that takes longer.", default=600, minimum=10
+                    ),
+                    "ttlSecondsAfterFinished": _int(
+                        "Delete finished janitor Jobs after this.", default=3600, minimum=0
+                    ),
+                },
+            },
+            "resources": {
+                "type": "object",
+                "description": "Container resources (requests/limits) of the gateway pods.",
+                "x-kubernetes-preserve-unknown-fields": True,
+            },
+            "telegramApiBase": _str(
+                "Bot API base URL for the gateway (TELEGRAM_API_BASE); default the public API.",
+                maxLength=2048,
+            ),
+            "logLevel": {
+                "type": "string",
+                "enum": ["DEBUG", "INFO", "WARNING", "ERROR"],
+                "description": "Gateway log level.",
+            },
+            "queueBacklogSeconds": _int(
+                "QueueHealthy turns False when the oldest pending job is older than this.",
+                default=300,
+                minimum=1,
+            ),
+        },
+    }
+
+
+def _status_schema() -> Schema:
+    return {
+        "type": "object",
+        "x-kubernetes-preserve-unknown-fields": True,
+        "properties": {
+            "observedGeneration": {"type": "integer"},
+            "replicas": {"type": "integer"},
+            "conditions": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "x-kubernetes-preserve-unknown-fields": True,
+                    "required": ["type", "status"],
+                    "properties": {
+                        "type": {"type": "string"},
+                        "status": {"type": "string"},
+                        "reason": {"type": "string"},
+                        "message": {"type": "string"},
+                        "lastTransitionTime": {"type": "string"},
+                        "observedGeneration": {"type": "integer"},
+                    },
+                },
+            },
+            "queue": {
+                "type": "object",
+                "x-kubernetes-preserve-unknown-fields": True,
+                "properties": {
+                    "pending": {"type": "integer"},
+                    "running": {"type": "integer"},
+                    "dead": {"type": "integer"},
+                    "oldestPendingSeconds": {"type": "number"},
+                },
+            },
+            "webhooks": {
+                "type": "array",
+                "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+            },
+        },
+    }
+
+
+def _fix_keys(node: Any) -> Any:
+    """`x_validations=` keyword arguments become `x-kubernetes-validations`."""
+    if isinstance(node, dict):
+        return {
+            ("x-kubernetes-validations" if k == "x_validations" else k): _fix_keys(v)
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_fix_keys(v) for v in node]
+    return node
+
+
+def crd() -> dict[str, Any]:
+    schema: Schema = {
+        "type": "object",
+        "required": ["spec"],
+        "properties": {
+            "apiVersion": {"type": "string"},
+            "kind": {"type": "string"},
+            "metadata": {"type": "object"},
+            "spec": _spec_schema(),
+            "status": _status_schema(),
+        },
+        "x-kubernetes-validations": [
+            {
+                "rule": f"self.metadata.name.size() <= {MAX_NAME_LENGTH}",
+                "message": f"a BotGateway name may have at most {MAX_NAME_LENGTH} characters "
+                "(its children's names add suffixes)",
+            }
+        ],
+    }
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {
+            "name": f"{PLURAL}.{GROUP}",
+            "labels": {
+                "app.kubernetes.io/name": "botgateway",
+                "app.kubernetes.io/part-of": "botgateway",
+            },
+        },
+        "spec": {
+            "group": GROUP,
+            "scope": "Namespaced",
+            "names": {
+                "kind": KIND,
+                "listKind": f"{KIND}List",
+                "plural": PLURAL,
+                "singular": "botgateway",
+                "shortNames": ["bgw"],
+                "categories": ["all"],
+            },
+            "versions": [
+                {
+                    "name": VERSION,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": [
+                        {
+                            "name": "Ready",
+                            "type": "string",
+                            "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
+                        },
+                        {"name": "Replicas", "type": "integer", "jsonPath": ".status.replicas"},
+                        {"name": "Pending", "type": "integer", "jsonPath": ".status.queue.pending"},
+                        {
+                            "name": "Reason",
+                            "type": "string",
+                            "priority": 1,
+                            "jsonPath": '.status.conditions[?(@.type=="Ready")].reason',
+                        },
+                        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+                    ],
+                    "schema": {"openAPIV3Schema": _fix_keys(schema)},
+                }
+            ],
+        },
+    }
+
+
+HEADER = (
+    "# Generated from src/botgateway/operator/crd.py by `botgateway operator --print-crd`.\n"
+    "# Do not edit by hand: change crd.py and regenerate (a unit test checks they agree).\n"
+)
+
+
+def crd_yaml() -> str:
+    return HEADER + yaml.safe_dump(crd(), sort_keys=False, allow_unicode=True, width=100)
+
+
+__all__ = ["API_VERSION", "crd", "crd_yaml"]

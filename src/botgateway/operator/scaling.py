@@ -1,0 +1,75 @@
+"""Desired replicas from queue depth: a pure decision of (pending jobs, policy, history, now).
+
+Scaling up follows the queue at once; scaling down waits for the stabilisation window, like the
+HorizontalPodAutoscaler: the replicas applied are the highest recommendation made within the
+window, so a short lull does not shed pods that the next burst needs again.
+"""
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from .spec import Scaling
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    at: datetime
+    replicas: int
+
+
+@dataclass(frozen=True)
+class ScalingDecision:
+    replicas: int
+    recommended: int
+    history: tuple[Recommendation, ...]
+    reason: str
+
+
+def recommended_replicas(pending: int, scaling: Scaling) -> int:
+    """ceil(pending / pendingJobsPerReplica), clamped to [minReplicas, maxReplicas]."""
+    if scaling.replicas is not None:
+        return scaling.replicas
+    wanted = math.ceil(max(pending, 0) / scaling.pending_jobs_per_replica)
+    return min(max(wanted, scaling.min_replicas), scaling.max_replicas)
+
+
+def decide_replicas(
+    pending: int,
+    scaling: Scaling,
+    *,
+    current: int | None,
+    history: Sequence[Recommendation],
+    now: datetime,
+) -> ScalingDecision:
+    """The replicas to apply now, and the recommendations worth keeping for later decisions.
+
+    With no history (a new gateway, or an operator that lost its state) the current replica
+    count counts as a recommendation made now, so a restart never scales down at once.
+    """
+    recommended = recommended_replicas(pending, scaling)
+    if scaling.replicas is not None:
+        return ScalingDecision(recommended, recommended, (), "fixed replicas")
+    window = timedelta(seconds=scaling.scale_down_stabilization_seconds)
+    kept = [r for r in history if r.at > now - window]
+    if not history and current is not None:
+        clamped = min(max(current, scaling.min_replicas), scaling.max_replicas)
+        kept = [Recommendation(now, clamped)]
+    kept.append(Recommendation(now, recommended))
+    # Only a recommendation that no later one equals or exceeds can ever be the maximum.
+    pruned: list[Recommendation] = []
+    for rec in kept:
+        while pruned and pruned[-1].replicas <= rec.replicas:
+            pruned.pop()
+        pruned.append(rec)
+    replicas = pruned[0].replicas
+    if replicas > recommended:
+        held_until = pruned[0].at + window
+        reason = (
+            f"{pending} pending jobs recommend {recommended}; holding {replicas} "
+            f"(scale-down stabilisation until {held_until.isoformat(timespec='seconds')})"
+        )
+    else:
+        reason = f"{pending} pending jobs / {scaling.pending_jobs_per_replica} per replica"
+    return ScalingDecision(replicas, recommended, tuple(pruned), reason)

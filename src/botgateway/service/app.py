@@ -1,0 +1,292 @@
+"""The aiohttp application: `create_app(settings)`.
+
+Thin handlers over resources that live in `cleanup_ctx`: the store, the group committer, the
+worker (with its HTTP session and Bot API clients) and the in-process maintenance loop. The
+worker runs as a background task of the app, so a `worker` role is the same app without the
+webhook route, still serving health and metrics."""
+
+import asyncio
+import contextlib
+import hmac
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from botgateway.queue import (
+    DatabaseUnavailable,
+    Job,
+    NewJob,
+    Outcome,
+    QueueError,
+    QueueSettings,
+    Store,
+    Succeeded,
+    Worker,
+    WorkerConfig,
+)
+
+from .bots import BotConfig
+from .chatkey import chat_key
+from .errors import ServiceStopping
+from .handlers import Dispatcher, HandlerContext
+from .ingest import BadUpdate, GroupCommitter, parse_update
+from .metrics import CONTENT_TYPE, UNKNOWN_BOT, MaintenanceCounts, Metrics
+from .ratelimit import SendLimiter
+from .settings import ServiceSettings
+from .telegram import TelegramClient
+
+log = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+Maintenance = Callable[
+    [Store, QueueSettings, asyncio.Event, Callable[[MaintenanceCounts], None]],
+    Coroutine[Any, Any, None],
+]
+"""The in-process janitor loop, handed in by the composition root (the service may not import
+the janitor package)."""
+
+SETTINGS = web.AppKey("settings", ServiceSettings)
+BOTS = web.AppKey("bots", dict[str, BotConfig])
+METRICS = web.AppKey("metrics", Metrics)
+STOPPING = web.AppKey("stopping", asyncio.Event)
+STORE = web.AppKey("store", Store)
+INGEST = web.AppKey("ingest", GroupCommitter)
+WORKER = web.AppKey("worker", Worker)
+
+
+def create_app(
+    settings: ServiceSettings,
+    *,
+    maintenance: Maintenance | None = None,
+    metrics: Metrics | None = None,
+) -> web.Application:
+    app = web.Application(client_max_size=settings.max_body_bytes)
+    app[SETTINGS] = settings
+    app[BOTS] = {bot.slug: bot for bot in settings.bots}
+    app[METRICS] = metrics or Metrics()
+    app[STOPPING] = asyncio.Event()
+    app.cleanup_ctx.append(_store_ctx)
+    if settings.runs_webhook:
+        app.cleanup_ctx.append(_ingest_ctx)
+        app.router.add_post("/webhook/{slug}", webhook)
+    if settings.runs_worker:
+        app.cleanup_ctx.append(_worker_ctx)
+        if maintenance is not None:
+            app.cleanup_ctx.append(_maintenance_ctx(maintenance))
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_view)
+    app.on_shutdown.append(_begin_stopping)
+    return app
+
+
+# -- resources ----------------------------------------------------------------------------
+
+
+async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    # min_size=0: the pool connects on demand, so the service starts (answering 503, not
+    # ready) while the database is away and recovers by itself when it returns.
+    store = await Store.connect(
+        settings.queue.database_url, min_size=0, max_size=settings.database_pool_size
+    )
+    try:
+        await store.ping()
+    except QueueError as exc:
+        log.error("database unreachable at start; answering 503 until it is back: %s", exc)
+    app[STORE] = store
+    yield
+    await store.close()
+
+
+async def _ingest_ctx(app: web.Application) -> AsyncIterator[None]:
+    ingest = GroupCommitter(app[STORE], on_batch=app[METRICS].ingest_batch.observe)
+    app[INGEST] = ingest
+    yield
+    await ingest.close()
+
+
+async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    metrics = app[METRICS]
+    connector = aiohttp.TCPConnector(limit=max(100, settings.worker_concurrency * 2))
+    async with aiohttp.ClientSession(connector=connector) as http:
+
+        def context(bot: BotConfig) -> HandlerContext:
+            client = TelegramClient(
+                http, settings.telegram_api_base, bot.token, limiter=SendLimiter()
+            )
+            return HandlerContext(bot=bot, http=http, telegram=client)
+
+        dispatcher = Dispatcher.for_bots(settings.bots, context)
+        config = WorkerConfig.from_settings(
+            settings.queue,
+            concurrency=settings.worker_concurrency,
+            shutdown_grace=settings.shutdown_grace,
+            poll_interval=settings.poll_interval,
+        )
+
+        def observe(job: Job, outcome: Outcome, seconds: float) -> None:
+            metrics.job_finished(job, outcome, seconds)
+            _log_job(job, outcome, seconds)
+
+        worker = Worker(app[STORE], dispatcher, config, observer=observe)
+        app[WORKER] = worker
+        task = asyncio.create_task(_supervise(worker, app[STOPPING]), name="worker")
+        log.info(
+            "worker started",
+            extra={"owner": worker.owner, "concurrency": config.concurrency},
+        )
+        yield
+        app[STOPPING].set()
+        await task
+        log.info("worker stopped", extra={"processed": worker.processed})
+
+
+async def _supervise(worker: Worker, stop: asyncio.Event) -> None:
+    """Run the worker until stopped; an unexpected crash is logged and the worker restarted,
+    so one odd driver error cannot silently end processing in a serving pod."""
+    while True:
+        try:
+            await worker.run(stop)
+        except Exception:
+            log.exception("worker crashed; restarting it")
+        if stop.is_set():
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=1.0)
+
+
+def _maintenance_ctx(
+    maintenance: Maintenance,
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(
+            maintenance(app[STORE], app[SETTINGS].queue, app[STOPPING], app[METRICS].janitor_round),
+            name="maintenance",
+        )
+        yield
+        app[STOPPING].set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return ctx
+
+
+async def _begin_stopping(app: web.Application) -> None:
+    """Shutdown starts: not ready any more, and the worker starts draining right away."""
+    app[STOPPING].set()
+
+
+def _log_job(job: Job, outcome: Outcome, seconds: float) -> None:
+    fields: dict[str, object] = {
+        "bot": job.bot_slug,
+        "update_id": job.update_id,
+        "job_id": job.id,
+        "handler": job.handler_type,
+        "attempt": job.attempts,
+        "ms": round(seconds * 1000, 1),
+    }
+    if isinstance(outcome, Succeeded):
+        log.info("job done", extra=fields)
+        return
+    fields["error"] = outcome.error
+    if outcome.retry_after is not None:
+        fields["retry_after_s"] = outcome.retry_after.total_seconds()
+    if outcome.permanent:
+        log.warning("job failed permanently", extra=fields)
+    else:
+        log.warning("job failed; will retry if attempts remain", extra=fields)
+
+
+# -- views --------------------------------------------------------------------------------
+
+
+def _answer(
+    request: web.Request, bot: str, status: int, text: str, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    request.app[METRICS].request(bot, status)
+    return web.json_response(
+        {"ok": status == 200, "description": text}, status=status, headers=headers
+    )
+
+
+def _secret_matches(expected: str, given: str | None) -> bool:
+    if given is None:
+        return False
+    return hmac.compare_digest(
+        expected.encode("utf-8"), given.encode("utf-8", errors="surrogateescape")
+    )
+
+
+async def webhook(request: web.Request) -> web.Response:
+    """The DESIGN §3 table, top to bottom. Nothing reaches the queue unless every check passed."""
+    app = request.app
+    slug = request.match_info["slug"]
+    bot = app[BOTS].get(slug)
+    if bot is None:
+        return _answer(request, UNKNOWN_BOT, 404, "unknown bot")
+    if bot.webhook_secret is not None and not _secret_matches(
+        bot.webhook_secret, request.headers.get(SECRET_HEADER)
+    ):
+        return _answer(request, slug, 401, "missing or wrong secret token")
+    charset = request.charset
+    if request.content_type != "application/json" or (
+        charset is not None and charset.lower() not in ("utf-8", "utf8")
+    ):
+        return _answer(request, slug, 415, "Content-Type must be application/json")
+    limit = app[SETTINGS].max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        return _answer(request, slug, 413, f"body over {limit} bytes")
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return _answer(request, slug, 413, f"body over {limit} bytes")
+    try:
+        update = parse_update(raw)
+    except BadUpdate as exc:
+        return _answer(request, slug, 400, str(exc))
+    job = NewJob(
+        bot_slug=slug,
+        handler_type=bot.handler.type,
+        update_id=update.update_id,
+        payload=update.text,
+        chat_key=chat_key(update.body) if bot.chat_ordering else None,
+    )
+    retry_after = {"Retry-After": str(app[SETTINGS].retry_after_seconds)}
+    try:
+        await app[INGEST].submit(job)
+    except (DatabaseUnavailable, ServiceStopping) as exc:
+        log.warning("update not stored: %s", exc, extra={"bot": slug})
+        return _answer(request, slug, 503, "try again later", retry_after)
+    except QueueError as exc:
+        log.error("update refused by the database: %s", exc, extra={"bot": slug})
+        return _answer(request, slug, 500, "could not store the update")
+    return _answer(request, slug, 200, "stored")
+
+
+async def healthz(_: web.Request) -> web.Response:
+    return web.Response(text="ok\n")
+
+
+async def readyz(request: web.Request) -> web.Response:
+    if request.app[STOPPING].is_set():
+        return web.Response(status=503, text="stopping\n")
+    try:
+        await request.app[STORE].ping()
+    except QueueError:
+        return web.Response(status=503, text="database unreachable\n")
+    return web.Response(text="ready\n")
+
+
+async def metrics_view(request: web.Request) -> web.Response:
+    metrics = request.app[METRICS]
+    try:
+        metrics.queue_read(await asyncio.wait_for(request.app[STORE].stats(), timeout=5))
+    except (QueueError, TimeoutError):
+        metrics.queue_read(None)
+    return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE})

@@ -1,0 +1,195 @@
+"""Durable ingest: validate an update, then group-commit it.
+
+Concurrent webhook requests are coalesced into one `Store.enqueue_many` (one multi-row INSERT);
+each request is answered only after the statement holding its row committed."""
+
+import asyncio
+import json
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botgateway.queue import DatabaseUnavailable, NewJob, QueueError, Store
+
+from .errors import ServiceStopping
+
+log = logging.getLogger(__name__)
+
+BIGINT_MIN = -(2**63)
+BIGINT_MAX = 2**63 - 1
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+"""PostgreSQL's jsonb refuses NUL characters and lone surrogates in strings."""
+
+
+class BadUpdate(ValueError):
+    """The body is not an update we can store; the message says why (answered 400)."""
+
+
+@dataclass(frozen=True)
+class Update:
+    update_id: int
+    body: dict[str, Any]
+    text: str
+    """The body as received, decoded; stored as jsonb."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise BadUpdate(f"{name} is not valid JSON")
+
+
+def parse_update(raw: bytes) -> Update:
+    """Parse and check a webhook body; raise `BadUpdate` for anything we must not enqueue."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadUpdate("body is not UTF-8") from None
+    try:
+        body = json.loads(text, parse_constant=_refuse_constant)
+    except BadUpdate:
+        raise
+    except (ValueError, RecursionError) as exc:
+        raise BadUpdate(f"body is not JSON ({type(exc).__name__})") from None
+    if not isinstance(body, dict):
+        raise BadUpdate("body is not a JSON object")
+    update_id = body.get("update_id")
+    if update_id is None:
+        raise BadUpdate("update_id is missing")
+    if isinstance(update_id, bool) or not isinstance(update_id, int):
+        raise BadUpdate("update_id is not an integer")
+    if not BIGINT_MIN <= update_id <= BIGINT_MAX:
+        raise BadUpdate("update_id is out of range")
+    if _has_unstorable(body):
+        raise BadUpdate("body holds a NUL character or a lone surrogate")
+    return Update(update_id, body, text)
+
+
+def _has_unstorable(value: object) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _UNSTORABLE.search(item):
+                return True
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if _UNSTORABLE.search(key):
+                    return True
+                stack.append(child)
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+_Waiter = tuple[NewJob, "asyncio.Future[bool]"]
+
+
+class GroupCommitter:
+    """Coalesces concurrent `submit`s into multi-row inserts.
+
+    The first request starts a flush at once; requests arriving while flushes run wait for the
+    next one, so the batch grows with the load and an idle gateway adds no delay.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        max_batch: int = 1000,
+        max_inflight: int = 2,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> None:
+        self._store = store
+        self._max_batch = max_batch
+        self._max_inflight = max_inflight
+        self._on_batch = on_batch
+        self._waiting: list[_Waiter] = []
+        self._flushers: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    async def submit(self, job: NewJob) -> bool:
+        """Returns once the job is committed: True when new, False for a redelivery.
+        Raises DatabaseUnavailable / QueueError when the batch could not be stored."""
+        if self._closed:
+            raise ServiceStopping("the service is shutting down")
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(_consume)
+        self._waiting.append((job, future))
+        if len(self._flushers) < self._max_inflight:
+            task = asyncio.create_task(self._flush(), name="ingest-flush")
+            self._flushers.add(task)
+            task.add_done_callback(self._flushers.discard)
+        return await asyncio.shield(future)
+
+    async def close(self) -> None:
+        """Refuse new submissions and wait for what was accepted to be committed."""
+        self._closed = True
+        while self._flushers:
+            await asyncio.gather(*list(self._flushers), return_exceptions=True)
+
+    async def _flush(self) -> None:
+        while self._waiting:
+            batch = self._waiting[: self._max_batch]
+            del self._waiting[: self._max_batch]
+            try:
+                await self._commit(batch)
+            except Exception as exc:  # never leave a request waiting on a dead flush
+                log.exception("group insert failed unexpectedly")
+                _fail(batch, DatabaseUnavailable(f"enqueue: {type(exc).__name__}: {exc}"))
+            except BaseException:
+                _fail(batch, ServiceStopping("the service is shutting down"))
+                raise
+
+    async def _commit(self, batch: list[_Waiter]) -> None:
+        unique: dict[tuple[str, int], NewJob] = {}
+        for job, _ in batch:
+            unique.setdefault((job.bot_slug, job.update_id), job)
+        try:
+            stored = await self._store.enqueue_many(list(unique.values()))
+        except DatabaseUnavailable as exc:
+            _fail(batch, exc)
+            return
+        except QueueError as exc:
+            if len(unique) == 1:
+                _fail(batch, exc)
+                return
+            log.warning(
+                "a group insert failed; storing its updates one by one",
+                extra={"error": str(exc), "batch": len(unique)},
+            )
+            await self._one_by_one(batch)
+            return
+        if self._on_batch is not None:
+            self._on_batch(len(unique))
+        claimed: set[tuple[str, int]] = set()
+        for job, future in batch:
+            key = (job.bot_slug, job.update_id)
+            new = key in stored and key not in claimed
+            claimed.add(key)
+            if not future.done():
+                future.set_result(new)
+
+    async def _one_by_one(self, batch: list[_Waiter]) -> None:
+        """Isolate a row the database refuses, so it cannot fail its neighbours."""
+        for job, future in batch:
+            try:
+                new = await self._store.enqueue(job)
+            except QueueError as exc:
+                if not future.done():
+                    future.set_exception(exc)
+            else:
+                if not future.done():
+                    future.set_result(new)
+
+
+def _consume(future: "asyncio.Future[bool]") -> None:
+    """Mark the outcome seen even when the request that waited for it went away."""
+    if not future.cancelled():
+        future.exception()
+
+
+def _fail(batch: list[_Waiter], exc: Exception) -> None:
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(exc)

@@ -1,0 +1,125 @@
+"""Prometheus metrics of one service instance, in its own registry (so tests can run several).
+
+Queue depth is read from the database when `/metrics` is scraped; the janitor's counts arrive
+as plain numbers so this package never imports the janitor."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from botgateway.queue import STATUSES, Failed, Job, Outcome, QueueStats, Succeeded
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+UNKNOWN_BOT = "(unknown)"
+"""The bot label of requests for slugs we do not serve, so strangers cannot grow our label set."""
+
+
+@dataclass(frozen=True)
+class MaintenanceCounts:
+    """One janitor round, as the service's metrics see it."""
+
+    ran: bool
+    purged: int = 0
+    recovered: int = 0
+    dead_lettered: int = 0
+
+
+class _QueueCollector(Collector):
+    def __init__(self) -> None:
+        self.stats: QueueStats | None = None
+        self.database_up = False
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily(
+            "botgateway_database_up", "1 when the last queue read at scrape time succeeded."
+        )
+        up.add_metric([], 1.0 if self.database_up else 0.0)
+        yield up
+        if self.stats is None:
+            return
+        depth = GaugeMetricFamily(
+            "botgateway_queue_jobs",
+            "Jobs in the queue by bot and status.",
+            labels=["bot", "status"],
+        )
+        for bot in sorted({r.bot_slug for r in self.stats.rows}):
+            for status in STATUSES:
+                depth.add_metric([bot, status], float(self.stats.count(status, bot)))
+        yield depth
+        oldest = GaugeMetricFamily(
+            "botgateway_queue_oldest_pending_seconds",
+            "Age of the oldest due pending job (0 when none waits).",
+        )
+        oldest.add_metric([], self.stats.oldest_pending_seconds())
+        yield oldest
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "botgateway_webhook_requests",
+            "Webhook requests by bot and HTTP status.",
+            ["bot", "status"],
+            registry=self.registry,
+        )
+        self.ingest_batch = Histogram(
+            "botgateway_ingest_batch_size",
+            "Updates committed per group-commit insert.",
+            buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
+            registry=self.registry,
+        )
+        self.job_duration = Histogram(
+            "botgateway_job_duration_seconds",
+            "Time a handler took, by bot, handler and outcome.",
+            ["bot", "handler", "outcome"],
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=self.registry,
+        )
+        self.janitor_runs = Counter(
+            "botgateway_janitor_runs",
+            "Janitor rounds of this process: ran, or skipped because another held the lock.",
+            ["result"],
+            registry=self.registry,
+        )
+        self.janitor_jobs = Counter(
+            "botgateway_janitor_jobs",
+            "Jobs the janitor touched, by action (purged, recovered, dead_lettered).",
+            ["action"],
+            registry=self.registry,
+        )
+        self._queue = _QueueCollector()
+        self.registry.register(self._queue)
+
+    def request(self, bot: str, status: int) -> None:
+        self.requests.labels(bot, str(status)).inc()
+
+    def job_finished(self, job: Job, outcome: Outcome, seconds: float) -> None:
+        if isinstance(outcome, Succeeded):
+            label = "succeeded"
+        elif isinstance(outcome, Failed) and outcome.permanent:
+            label = "failed_permanently"
+        else:
+            label = "failed"
+        self.job_duration.labels(job.bot_slug, job.handler_type, label).observe(seconds)
+
+    def janitor_round(self, counts: MaintenanceCounts) -> None:
+        self.janitor_runs.labels("ran" if counts.ran else "skipped").inc()
+        self.janitor_jobs.labels("purged").inc(counts.purged)
+        self.janitor_jobs.labels("recovered").inc(counts.recovered)
+        self.janitor_jobs.labels("dead_lettered").inc(counts.dead_lettered)
+
+    def queue_read(self, stats: QueueStats | None) -> None:
+        """The latest queue snapshot, or None when the database could not be read."""
+        self._queue.database_up = stats is not None
+        if stats is not None:
+            self._queue.stats = stats
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,145 @@
+"""A small Telegram Bot API client that keeps Telegram's sending limits.
+
+The base URL comes from `TELEGRAM_API_BASE` so tests point it at a local fake. Errors carry
+what a job needs to decide its fate (retry, and after how long, or give up) and never the
+token, which is part of every request URL."""
+
+import asyncio
+import json
+from datetime import timedelta
+from typing import Any
+
+import aiohttp
+
+from botgateway.queue import Failed
+
+from .errors import ServiceError
+from .ratelimit import SendLater, SendLimiter
+
+DEFAULT_TIMEOUT = 30.0
+SENDING_METHODS = frozenset(
+    {
+        "sendMessage",
+        "sendPhoto",
+        "sendDocument",
+        "sendAudio",
+        "sendVideo",
+        "sendAnimation",
+        "sendVoice",
+        "sendSticker",
+        "sendLocation",
+        "sendContact",
+        "sendPoll",
+        "sendMediaGroup",
+        "copyMessage",
+        "forwardMessage",
+    }
+)
+"""Methods that post a message into a chat, and so count against its limits."""
+
+
+class TelegramError(ServiceError):
+    """A Bot API call failed. `retry_after` is Telegram's (or our limiter's) wait, if any."""
+
+    def __init__(
+        self,
+        method: str,
+        description: str,
+        *,
+        error_code: int | None = None,
+        retry_after: float | None = None,
+        transient: bool = True,
+    ) -> None:
+        self.method = method
+        self.description = description
+        self.error_code = error_code
+        self.retry_after = retry_after
+        self.transient = transient
+        code = f" {error_code}" if error_code is not None else ""
+        super().__init__(f"Telegram {method}{code}: {description}")
+
+    def as_outcome(self) -> Failed:
+        """The job outcome: rescheduled after `retry_after` when given, dead when no retry can
+        help (a 400 or 403, say: the chat is gone or the bot was blocked)."""
+        wait = timedelta(seconds=self.retry_after) if self.retry_after is not None else None
+        return Failed(str(self), retry_after=wait, permanent=not self.transient)
+
+
+class TelegramClient:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        token: str,
+        *,
+        limiter: SendLimiter | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self._session = session
+        self._base = base_url.rstrip("/")
+        self._token = token
+        self.limiter = limiter or SendLimiter()
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+
+    async def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
+        """Call a Bot API method and return its `result`; raise TelegramError otherwise."""
+        body = params or {}
+        chat_id = body.get("chat_id") if method in SENDING_METHODS else None
+        if method in SENDING_METHODS:
+            decision = self.limiter.acquire(chat_id)
+            if isinstance(decision, SendLater):
+                raise TelegramError(
+                    method,
+                    f"held back to keep Telegram's rate limits; next slot in {decision.delay:.1f}s",
+                    retry_after=decision.delay,
+                )
+            if decision.wait > 0:
+                await asyncio.sleep(decision.wait)
+        url = f"{self._base}/bot{self._token}/{method}"
+        try:
+            async with self._session.post(url, json=body, timeout=self._timeout) as response:
+                status = response.status
+                text = await response.text()
+        except TimeoutError:
+            raise TelegramError(method, "timed out") from None
+        except aiohttp.ClientError as exc:
+            raise TelegramError(method, self._scrub(f"{type(exc).__name__}: {exc}")) from None
+        return self._result(method, status, text, chat_id)
+
+    async def send_message(self, chat_id: int | str, text: str, **extra: Any) -> Any:
+        return await self.call("sendMessage", {"chat_id": chat_id, "text": text, **extra})
+
+    def _result(self, method: str, status: int, text: str, chat_id: object) -> Any:
+        try:
+            answer = json.loads(text)
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            raise TelegramError(
+                method,
+                f"HTTP {status} without a Bot API answer",
+                error_code=status,
+                transient=status >= 500 or status in (408, 429),
+            )
+        if answer.get("ok") is True:
+            return answer.get("result")
+        code = answer.get("error_code", status)
+        code = code if isinstance(code, int) else status
+        description = self._scrub(str(answer.get("description") or "no description"))
+        parameters = answer.get("parameters")
+        retry_after = None
+        if isinstance(parameters, dict):
+            value = parameters.get("retry_after")
+            if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+                retry_after = float(value)
+        if code == 429:
+            wait = retry_after if retry_after is not None else 1.0
+            self.limiter.penalize(chat_id if isinstance(chat_id, int | str) else None, wait)
+            raise TelegramError(method, description, error_code=code, retry_after=wait)
+        transient = code >= 500
+        raise TelegramError(
+            method, description, error_code=code, retry_after=retry_after, transient=transient
+        )
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._token, "***") if self._token else text

@@ -1,0 +1,153 @@
+"""`botgateway serve` as a real process: SIGTERM with jobs in flight loses nothing and leaves
+nothing running; tokens and secrets never reach its logs."""
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.support.backend import Answer, Backend
+from tests.support.service import count, post, rows, text_update, wait_until
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "987654:SuperSecretToken_xyz"
+SECRET = "hook-secret-abc"
+
+
+class ServeProcess:
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.lines: list[str] = []
+        self.url = ""
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        assert self.process.stderr is not None
+        while line := await self.process.stderr.readline():
+            text = line.decode("utf-8", "replace").rstrip("\n")
+            self.lines.append(text)
+            if not self.url and "serving on" in text:
+                self.url = json.loads(text)["message"].split("serving on ", 1)[1].split()[0]
+
+    async def wait(self, timeout: float) -> int:
+        code = await asyncio.wait_for(self.process.wait(), timeout)
+        await self._reader
+        return code
+
+    @property
+    def log(self) -> str:
+        return "\n".join(self.lines)
+
+
+@pytest.fixture
+async def backend() -> AsyncIterator[Backend]:
+    b = Backend()
+    await b.start()
+    yield b
+    await b.stop()
+
+
+async def start_serve(
+    tmp_path: Path, database_url: str, backend_url: str, grace: str
+) -> ServeProcess:
+    config = tmp_path / "bots.yaml"
+    config.write_text(
+        "bots:\n"
+        "  - slug: support\n"
+        f"    token: '{TOKEN}'\n"
+        f"    webhookSecret: {SECRET}\n"
+        "    handler:\n"
+        "      type: forward\n"
+        f"      url: {backend_url}\n"
+        "      timeoutSeconds: 30\n"
+    )
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "BOTGATEWAY_CONFIG": str(config),
+        "QUEUE_BACKOFF": "100ms",
+        "WORKER_CONCURRENCY": "4",
+        "WORKER_SHUTDOWN_GRACE": grace,
+        "LOG_FORMAT": "json",
+        "LOG_LEVEL": "DEBUG",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "botgateway.cli",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    serve = ServeProcess(process)
+    try:
+        await wait_until(lambda: bool(serve.url), message="serve to listen", timeout=30)
+    except AssertionError:
+        process.kill()
+        await serve.wait(10)
+        raise AssertionError(f"serve did not start:\n{serve.log}") from None
+    return serve
+
+
+async def test_sigterm_with_jobs_in_flight_loses_nothing(
+    tmp_path: Path, database_url: str, backend: Backend
+) -> None:
+    backend.answer_for = lambda _: Answer(200, delay=1.0)
+    serve = await start_serve(tmp_path, database_url, backend.url, grace="10s")
+    n = 12
+    async with aiohttp.ClientSession() as http:
+        for i in range(1, n + 1):
+            response = await post(
+                http, f"{serve.url}/webhook/support", text_update(i, i), secret=SECRET
+            )
+            assert response.status == 200
+    await wait_until(lambda: backend.in_flight == 4, message="four jobs in flight")
+    serve.process.send_signal(signal.SIGTERM)
+    started = time.monotonic()
+    assert await serve.wait(timeout=20) == 0, serve.log
+    assert time.monotonic() - started < 10
+    jobs = await rows(database_url)
+    assert len(jobs) == n, "nothing lost"
+    assert {j["status"] for j in jobs} <= {"done", "pending"}, "nothing left running"
+    done = {j["update_id"] for j in jobs if j["status"] == "done"}
+    assert set(backend.update_ids()) == done, "every job that ran to the end is done"
+    assert len(done) >= 4
+    assert all(j["attempts"] == 0 for j in jobs if j["status"] == "pending")
+    assert TOKEN not in serve.log
+    assert SECRET not in serve.log
+    assert "stopping intake" in serve.log
+
+
+async def test_sigterm_hands_back_jobs_that_outlive_the_grace(
+    tmp_path: Path, database_url: str, backend: Backend
+) -> None:
+    stuck = asyncio.Event()
+    backend.answer_for = lambda _: Answer(200, hold=stuck)
+    serve = await start_serve(tmp_path, database_url, backend.url, grace="1s")
+    try:
+        async with aiohttp.ClientSession() as http:
+            for i in (1, 2):
+                response = await post(
+                    http, f"{serve.url}/webhook/support", text_update(i, i), secret=SECRET
+                )
+                assert response.status == 200
+        await wait_until(lambda: backend.in_flight == 2, message="two jobs in flight")
+        serve.process.send_signal(signal.SIGTERM)
+        assert await serve.wait(timeout=15) == 0, serve.log
+    finally:
+        stuck.set()
+    assert await count(database_url, "status = 'pending'") == 2
+    assert await count(database_url, "status = 'running'") == 0

@@ -1,0 +1,97 @@
+"""The Bot API client against the local fake: answers, error classes, token hygiene."""
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import aiohttp
+import pytest
+
+from botgateway.service.ratelimit import SendLimiter
+from botgateway.service.telegram import TelegramClient, TelegramError
+from tests.support.fake_telegram import FakeTelegram
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "4242:TopSecret_token"
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    f = FakeTelegram()
+    await f.start()
+    yield f
+    await f.stop()
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as s:
+        yield s
+
+
+async def test_send_message_returns_the_result(
+    fake: FakeTelegram, session: aiohttp.ClientSession
+) -> None:
+    client = TelegramClient(session, fake.base_url, TOKEN)
+    result = await client.send_message(5, "hi")
+    assert result["text"] == "hi"
+    [call] = fake.calls
+    assert (call.token, call.method, call.params) == (
+        TOKEN,
+        "sendMessage",
+        {"chat_id": 5, "text": "hi"},
+    )
+
+
+async def test_429_gives_retry_after_and_holds_the_chat(
+    fake: FakeTelegram, session: aiohttp.ClientSession
+) -> None:
+    client = TelegramClient(session, fake.base_url, TOKEN)
+    fake.fail_next(429, retry_after=7)
+    with pytest.raises(TelegramError) as info:
+        await client.send_message(5, "hi")
+    outcome = info.value.as_outcome()
+    assert outcome.retry_after == timedelta(seconds=7)
+    assert not outcome.permanent
+    # the chat is held back locally too: no request goes out before retry_after
+    with pytest.raises(TelegramError) as again:
+        await client.send_message(5, "hi")
+    assert again.value.retry_after is not None
+    assert again.value.retry_after > 6
+    assert len(fake.calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("code", "permanent"), [(400, True), (403, True), (500, False), (502, False)]
+)
+async def test_error_classes(
+    fake: FakeTelegram, session: aiohttp.ClientSession, code: int, permanent: bool
+) -> None:
+    client = TelegramClient(session, fake.base_url, TOKEN)
+    fake.fail_next(code, description=f"error {code}")
+    with pytest.raises(TelegramError) as info:
+        await client.call("getMe")
+    assert info.value.as_outcome().permanent is permanent
+
+
+async def test_flood_beyond_the_inline_wait_is_rescheduled_not_slept(
+    fake: FakeTelegram, session: aiohttp.ClientSession
+) -> None:
+    client = TelegramClient(session, fake.base_url, TOKEN, limiter=SendLimiter(max_inline_wait=0))
+    await client.send_message(9, "one")
+    with pytest.raises(TelegramError) as info:
+        await client.send_message(9, "two")
+    assert info.value.retry_after is not None
+    assert 0 < info.value.retry_after <= 1.0
+    assert len(fake.calls) == 1
+
+
+async def test_connection_errors_never_show_the_token(session: aiohttp.ClientSession) -> None:
+    closed = FakeTelegram()
+    base = await closed.start()
+    await closed.stop()
+    client = TelegramClient(session, base, TOKEN)
+    with pytest.raises(TelegramError) as info:
+        await client.send_message(1, "x")
+    assert TOKEN not in str(info.value)
+    assert not info.value.as_outcome().permanent

@@ -1,0 +1,61 @@
+from datetime import UTC, datetime
+
+import pytest
+
+from botgateway.queue import Failed, Job, QueueStats, StatusCount, Succeeded
+from botgateway.service.metrics import MaintenanceCounts, Metrics
+
+pytestmark = pytest.mark.unit
+
+
+def job() -> Job:
+    return Job(1, "support", "forward", 5, "{}", 1, None, datetime.now(UTC))
+
+
+def test_everything_the_issue_asks_for_is_exposed() -> None:
+    metrics = Metrics()
+    metrics.request("support", 200)
+    metrics.request("support", 401)
+    metrics.job_finished(job(), Succeeded(), 0.02)
+    metrics.job_finished(job(), Failed("x", permanent=True), 0.5)
+    metrics.janitor_round(MaintenanceCounts(ran=True, purged=3, recovered=2, dead_lettered=1))
+    metrics.janitor_round(MaintenanceCounts(ran=False))
+    metrics.queue_read(
+        QueueStats(
+            (
+                StatusCount("support", "pending", 4, 12.5),
+                StatusCount("support", "done", 9, None),
+            )
+        )
+    )
+    text = metrics.render().decode()
+    assert 'botgateway_webhook_requests_total{bot="support",status="200"} 1.0' in text
+    assert 'botgateway_webhook_requests_total{bot="support",status="401"} 1.0' in text
+    assert 'botgateway_queue_jobs{bot="support",status="pending"} 4.0' in text
+    assert 'botgateway_queue_jobs{bot="support",status="dead"} 0.0' in text
+    assert "botgateway_queue_oldest_pending_seconds 12.5" in text
+    assert (
+        'botgateway_job_duration_seconds_count{bot="support",handler="forward",'
+        'outcome="succeeded"} 1.0'
+    ) in text
+    assert 'outcome="failed_permanently"' in text
+    assert 'botgateway_janitor_runs_total{result="ran"} 1.0' in text
+    assert 'botgateway_janitor_runs_total{result="skipped"} 1.0' in text
+    assert 'botgateway_janitor_jobs_total{action="purged"} 3.0' in text
+    assert 'botgateway_janitor_jobs_total{action="recovered"} 2.0' in text
+    assert "botgateway_database_up 1.0" in text
+
+
+def test_database_down_keeps_the_last_depth_and_says_so() -> None:
+    metrics = Metrics()
+    metrics.queue_read(QueueStats((StatusCount("a", "pending", 1, 0.0),)))
+    metrics.queue_read(None)
+    text = metrics.render().decode()
+    assert "botgateway_database_up 0.0" in text
+    assert 'botgateway_queue_jobs{bot="a",status="pending"} 1.0' in text
+
+
+def test_two_instances_do_not_share_a_registry() -> None:
+    a, b = Metrics(), Metrics()
+    a.request("x", 200)
+    assert 'bot="x"' not in b.render().decode()
