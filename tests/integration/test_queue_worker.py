@@ -8,7 +8,17 @@ from datetime import timedelta
 
 import pytest
 
-from botgateway.queue import Failed, Job, NewJob, Outcome, Store, Succeeded, Worker, WorkerConfig
+from botgateway.queue import (
+    Deferred,
+    Failed,
+    Job,
+    NewJob,
+    Outcome,
+    Store,
+    Succeeded,
+    Worker,
+    WorkerConfig,
+)
 from tests.support.rows import Rows
 from tests.support.waiting import eventually
 
@@ -97,6 +107,7 @@ async def test_notify_wakes_an_idle_worker_long_before_its_poll(store: Store, ro
     worker = Worker(store, handle, WorkerConfig(poll_interval=timedelta(seconds=30)))
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
+    await asyncio.wait_for(worker.listening.wait(), timeout=5)
     await asyncio.wait_for(worker.idle.wait(), timeout=5)
     sent = time.monotonic()
     await store.enqueue_many(jobs(1))
@@ -186,3 +197,47 @@ async def test_stop_hands_back_jobs_that_outlive_the_grace(store: Store, rows: R
     left = await rows.fetch("SELECT status, lease_owner FROM gateway_jobs WHERE update_id > 1")
     assert [tuple(r) for r in left] == [("pending", None), ("pending", None)]
     assert await rows.count("running") == 0
+
+
+async def test_deferred_job_waits_without_spending_an_attempt(store: Store, rows: Rows) -> None:
+    await store.enqueue_many(jobs(1))
+    seen: list[int] = []
+
+    async def rate_limited_twice(job: Job) -> Outcome:
+        seen.append(job.attempts)
+        if len(seen) <= 2:
+            return Deferred(timedelta(milliseconds=50), "held back by a rate limit")
+        return Succeeded()
+
+    worker = Worker(store, rate_limited_twice, WorkerConfig(max_attempts=1))
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    await eventually(lambda: rows.count("done"), lambda n: n == 1)
+    stop.set()
+    await task
+    assert seen == [1, 1, 1]
+
+
+async def test_worker_listens_again_after_its_connection_is_killed(
+    store: Store, rows: Rows
+) -> None:
+    picked = asyncio.Event()
+
+    async def handle(job: Job) -> Outcome:
+        picked.set()
+        return Succeeded()
+
+    worker = Worker(store, handle, WorkerConfig(poll_interval=timedelta(seconds=30)))
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    await asyncio.wait_for(worker.listening.wait(), timeout=5)
+    listener = "SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN%'"
+    first = await rows.value(listener)
+    await rows.execute(f"SELECT pg_terminate_backend(pid) FROM ({listener}) AS l")
+    await eventually(lambda: rows.value(listener), lambda pid: pid not in (None, first))
+    await asyncio.wait_for(worker.listening.wait(), timeout=5)
+    await asyncio.wait_for(worker.idle.wait(), timeout=5)
+    await store.enqueue_many(jobs(1))
+    await asyncio.wait_for(picked.wait(), timeout=5)
+    stop.set()
+    await task

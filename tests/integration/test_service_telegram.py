@@ -6,6 +6,7 @@ from datetime import timedelta
 import aiohttp
 import pytest
 
+from botgateway.queue import Deferred, Failed
 from botgateway.service.ratelimit import SendLimiter
 from botgateway.service.telegram import TelegramClient, TelegramError
 from tests.support.fake_telegram import FakeTelegram
@@ -51,6 +52,7 @@ async def test_429_gives_retry_after_and_holds_the_chat(
     with pytest.raises(TelegramError) as info:
         await client.send_message(5, "hi")
     outcome = info.value.as_outcome()
+    assert isinstance(outcome, Failed)
     assert outcome.retry_after == timedelta(seconds=7)
     assert not outcome.permanent
     # the chat is held back locally too: no request goes out before retry_after
@@ -84,6 +86,8 @@ async def test_flood_beyond_the_inline_wait_is_rescheduled_not_slept(
     assert info.value.retry_after is not None
     assert 0 < info.value.retry_after <= 1.0
     assert len(fake.calls) == 1
+    # held back by our own limiter: the job waits without spending an attempt
+    assert isinstance(info.value.as_outcome(), Deferred)
 
 
 async def test_connection_errors_never_show_the_token(session: aiohttp.ClientSession) -> None:

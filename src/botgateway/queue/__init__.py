@@ -7,12 +7,13 @@ from .errors import DatabaseUnavailable, MigrationError, QueueError, SettingsErr
 from .jobs import STATUSES, Job, JobSummary, NewJob, QueueStats, StatusCount
 from .settings import QueueSettings
 from .store import JANITOR_LOCK, Store, redact
-from .worker import Failed, Handler, Outcome, Succeeded, Worker, WorkerConfig
+from .worker import Deferred, Failed, Handler, Outcome, Succeeded, Worker, WorkerConfig
 
 __all__ = [
     "JANITOR_LOCK",
     "STATUSES",
     "DatabaseUnavailable",
+    "Deferred",
     "Failed",
     "Handler",
     "Job",

@@ -5,6 +5,7 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,6 +21,12 @@ from .queries import query
 log = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "gateway_jobs"
+
+
+@dataclass(frozen=True)
+class Listening:
+    woken: asyncio.Event
+    lost: asyncio.Event
 
 
 def advisory_key(name: str) -> int:
@@ -197,6 +204,14 @@ class Store:
             )
         return row is not None
 
+    async def defer(self, owner: str, job: Job, delay: timedelta) -> bool:
+        """Back to pending after `delay`, with the attempt given back."""
+        with _translated("defer"):
+            row = await self._pool.fetchval(
+                query("defer"), job.id, job.attempts, owner, _seconds(delay)
+            )
+        return row is not None
+
     async def dead_letter(self, owner: str, job: Job, error: str) -> bool:
         with _translated("dead-letter"):
             row = await self._pool.fetchval(
@@ -218,19 +233,25 @@ class Store:
         return {r["id"] for r in rows}
 
     @contextlib.asynccontextmanager
-    async def notifications(self, channel: str = NOTIFY_CHANNEL) -> AsyncIterator[asyncio.Event]:
-        """An event set on every NOTIFY on `channel`, over a dedicated connection."""
-        woken = asyncio.Event()
+    async def notifications(self, channel: str = NOTIFY_CHANNEL) -> AsyncIterator[Listening]:
+        """LISTEN on `channel` over a dedicated connection; `woken` is set on every NOTIFY and
+        `lost` when the connection drops (a database restart), so the caller can listen again."""
+        listening = Listening(asyncio.Event(), asyncio.Event())
 
         def on_notify(*_: Any) -> None:
-            woken.set()
+            listening.woken.set()
+
+        def on_lost(*_: Any) -> None:
+            listening.lost.set()
+            listening.woken.set()
 
         with _translated("listen"):
             conn = await asyncpg.connect(self._dsn, timeout=10)
         try:
+            conn.add_termination_listener(on_lost)
             with _translated("listen"):
                 await conn.add_listener(channel, on_notify)
-            yield woken
+            yield listening
         finally:
             with contextlib.suppress(Exception):
                 await conn.close(timeout=5)

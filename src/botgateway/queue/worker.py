@@ -2,7 +2,6 @@
 completions, retries decided by `policy`, wake-ups on LISTEN/NOTIFY with polling as fallback."""
 
 import asyncio
-import contextlib
 import logging
 import os
 import random
@@ -39,7 +38,16 @@ class Failed:
     """No retry can help (a 404 from the backend, say): dead at once."""
 
 
-Outcome = Succeeded | Failed
+@dataclass(frozen=True)
+class Deferred:
+    """Not a failure: the handler chose to wait (a rate limit of ours). The job goes back to
+    pending after `delay` and keeps its attempt, so waiting never dead-letters it."""
+
+    delay: timedelta
+    reason: str = ""
+
+
+Outcome = Succeeded | Failed | Deferred
 Handler = Callable[[Job], Awaitable[Outcome]]
 JobObserver = Callable[[Job, Outcome, float], None]
 
@@ -100,6 +108,8 @@ class Worker:
         self._wake = asyncio.Event()
         self._slot_free = asyncio.Event()
         self.processed = 0
+        self.listening = asyncio.Event()
+        """Set while a LISTEN connection is up and NOTIFYs wake this worker."""
         self.idle = asyncio.Event()
         """Set while the worker found no due job and waits for a wake-up or the next poll."""
 
@@ -109,37 +119,41 @@ class Worker:
         return len(self._running) + len(self._to_complete) + self._completing
 
     async def run(self, stop: asyncio.Event) -> None:
-        async with contextlib.AsyncExitStack() as stack:
-            if self.config.listen:
-                await self._listen(stack)
-            helpers = [
-                asyncio.create_task(self._heartbeat_loop(), name="worker-heartbeat"),
-                asyncio.create_task(self._complete_loop(), name="worker-complete"),
-            ]
-            try:
-                await self._claim_loop(stop)
-                await self._drain()
-            finally:
-                for task in helpers:
-                    task.cancel()
-                await asyncio.gather(*helpers, return_exceptions=True)
-                await self._flush_completions()
-
-    async def _listen(self, stack: contextlib.AsyncExitStack) -> None:
+        helpers = [
+            asyncio.create_task(self._heartbeat_loop(), name="worker-heartbeat"),
+            asyncio.create_task(self._complete_loop(), name="worker-complete"),
+        ]
+        if self.config.listen:
+            helpers.append(asyncio.create_task(self._listen_loop(), name="worker-listen"))
         try:
-            notified = await stack.enter_async_context(self.store.notifications())
-        except QueueError as exc:
-            log.warning("LISTEN unavailable, polling only", extra={"error": str(exc)})
-            return
-        stack.callback(self._wake.set)
-        relay = asyncio.create_task(self._relay(notified), name="worker-listen")
-        stack.callback(relay.cancel)
+            await self._claim_loop(stop)
+            await self._drain()
+        finally:
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+            await self._flush_completions()
 
-    async def _relay(self, notified: asyncio.Event) -> None:
+    async def _listen_loop(self) -> None:
+        """Relay NOTIFYs to the claim loop; listen again after the connection drops. Polling
+        covers the gaps, so a database restart only slows wake-ups for a moment."""
+        failures = 0
         while True:
-            await notified.wait()
-            notified.clear()
-            self._wake.set()
+            try:
+                async with self.store.notifications() as listening:
+                    failures = 0
+                    self.listening.set()
+                    while not listening.lost.is_set():
+                        await listening.woken.wait()
+                        listening.woken.clear()
+                        self._wake.set()
+            except QueueError as exc:
+                failures += 1
+                if failures == 1:
+                    log.warning("LISTEN unavailable, polling only", extra={"error": str(exc)})
+            finally:
+                self.listening.clear()
+            await asyncio.sleep(min(0.2 * 2**failures, 5.0))
 
     async def _claim_loop(self, stop: asyncio.Event) -> None:
         failures = 0
@@ -195,6 +209,15 @@ class Worker:
         if isinstance(outcome, Succeeded):
             self._to_complete.append(job)
             self._completion_ready.set()
+            return
+        if isinstance(outcome, Deferred):
+            try:
+                await self.store.defer(self.owner, job, outcome.delay)
+            except QueueError as exc:
+                log.warning(
+                    "could not defer a job; the janitor will recover it",
+                    extra={"job_id": job.id, "error": str(exc)},
+                )
             return
         decision: FailureDecision
         if outcome.permanent:

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from botgateway.queue import (
     DatabaseUnavailable,
+    Deferred,
     Job,
     NewJob,
     Outcome,
@@ -193,6 +194,10 @@ def _log_job(job: Job, outcome: Outcome, seconds: float) -> None:
     }
     if isinstance(outcome, Succeeded):
         log.info("job done", extra=fields)
+        return
+    if isinstance(outcome, Deferred):
+        fields["delay_s"] = outcome.delay.total_seconds()
+        log.info("job deferred by a rate limit; its attempt is kept", extra=fields)
         return
     fields["error"] = outcome.error
     if outcome.retry_after is not None:

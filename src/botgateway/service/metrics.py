@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from botgateway.queue import STATUSES, Failed, Job, Outcome, QueueStats, Succeeded
+from botgateway.queue import STATUSES, Deferred, Job, Outcome, QueueStats, Succeeded
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 UNKNOWN_BOT = "(unknown)"
@@ -103,7 +103,9 @@ class Metrics:
     def job_finished(self, job: Job, outcome: Outcome, seconds: float) -> None:
         if isinstance(outcome, Succeeded):
             label = "succeeded"
-        elif isinstance(outcome, Failed) and outcome.permanent:
+        elif isinstance(outcome, Deferred):
+            label = "deferred"
+        elif outcome.permanent:
             label = "failed_permanently"
         else:
             label = "failed"

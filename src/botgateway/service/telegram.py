@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 
-from botgateway.queue import Failed
+from botgateway.queue import Deferred, Failed
 
 from .errors import ServiceError
 from .ratelimit import SendLater, SendLimiter
@@ -49,19 +49,25 @@ class TelegramError(ServiceError):
         error_code: int | None = None,
         retry_after: float | None = None,
         transient: bool = True,
+        held_back: bool = False,
     ) -> None:
         self.method = method
         self.description = description
         self.error_code = error_code
         self.retry_after = retry_after
         self.transient = transient
+        self.held_back = held_back
+        """Our own limiter held the call back; nothing was sent and nothing failed."""
         code = f" {error_code}" if error_code is not None else ""
         super().__init__(f"Telegram {method}{code}: {description}")
 
-    def as_outcome(self) -> Failed:
-        """The job outcome: rescheduled after `retry_after` when given, dead when no retry can
-        help (a 400 or 403, say: the chat is gone or the bot was blocked)."""
+    def as_outcome(self) -> Failed | Deferred:
+        """The job outcome: deferred without spending an attempt when our limiter held it back;
+        rescheduled after `retry_after` when given; dead when no retry can help (a 400 or 403,
+        say: the chat is gone or the bot was blocked)."""
         wait = timedelta(seconds=self.retry_after) if self.retry_after is not None else None
+        if self.held_back and wait is not None:
+            return Deferred(wait, str(self))
         return Failed(str(self), retry_after=wait, permanent=not self.transient)
 
 
@@ -92,6 +98,7 @@ class TelegramClient:
                     method,
                     f"held back to keep Telegram's rate limits; next slot in {decision.delay:.1f}s",
                     retry_after=decision.delay,
+                    held_back=True,
                 )
             if decision.wait > 0:
                 await asyncio.sleep(decision.wait)

@@ -64,6 +64,15 @@ SET status = 'pending', next_retry_at = now() + make_interval(secs => $4), last_
 WHERE id = $1 AND attempts = $2 AND lease_owner = $3 AND status = 'running'
 RETURNING id;
 
+-- name: defer
+-- Put a held job back for later without spending its attempt: the job did not fail, it was
+-- held back (a rate limit of ours, say).
+UPDATE gateway_jobs
+SET status = 'pending', attempts = attempts - 1, next_retry_at = now() + make_interval(secs => $4),
+    updated_at = now(), lease_owner = NULL, lease_expires_at = NULL
+WHERE id = $1 AND attempts = $2 AND lease_owner = $3 AND status = 'running'
+RETURNING id;
+
 -- name: dead_letter
 UPDATE gateway_jobs
 SET status = 'dead', last_error = $4, updated_at = now(),
