@@ -17,7 +17,6 @@ from botgateway.janitor import run_loop, run_once
 from botgateway.operator.commands import add_commands as add_operator_commands
 from botgateway.queue import (
     STATUSES,
-    DatabaseUnavailable,
     QueueError,
     QueueSettings,
     SettingsError,
@@ -40,16 +39,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return asyncio.run(command(args))
     except SettingsError as exc:
-        print(f"botgateway: {exc}", file=sys.stderr)
-        return 2
-    except DatabaseUnavailable as exc:
-        print(f"botgateway: {exc}", file=sys.stderr)
-        return 1
-    except QueueError as exc:
-        print(f"botgateway: {exc}", file=sys.stderr)
-        return 1
+        return _fail(exc, 2)
+    except QueueError as exc:  # DatabaseUnavailable included
+        return _fail(exc, 1)
     except KeyboardInterrupt:
         return 130
+
+
+def _fail(exc: Exception, code: int) -> int:
+    print(f"botgateway: {exc}", file=sys.stderr)
+    return code
 
 
 def build_parser() -> argparse.ArgumentParser:
