@@ -4,6 +4,7 @@ import asyncio
 import collections
 import json
 import time
+from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
@@ -241,3 +242,37 @@ async def test_worker_listens_again_after_its_connection_is_killed(
     await asyncio.wait_for(picked.wait(), timeout=5)
     stop.set()
     await task
+
+
+class StallingStore(Store):
+    """The first completion statement hangs until cancelled, as one cut off by shutdown."""
+
+    stalled: asyncio.Event
+
+    async def complete_many(self, owner: str, held: Sequence[tuple[int, int]]) -> set[int]:
+        if not self.stalled.is_set():
+            self.stalled.set()
+            await asyncio.Event().wait()
+        return await super().complete_many(owner, held)
+
+
+async def test_stop_during_a_completion_still_completes_the_batch(
+    database_url: str, rows: Rows
+) -> None:
+    stalling = await StallingStore.connect(database_url)
+    assert isinstance(stalling, StallingStore)
+    stalling.stalled = asyncio.Event()
+    await stalling.enqueue_many(jobs(3))
+
+    async def ok(job: Job) -> Outcome:
+        return Succeeded()
+
+    worker = Worker(stalling, ok)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    await asyncio.wait_for(stalling.stalled.wait(), timeout=5)
+    stop.set()
+    await asyncio.wait_for(task, timeout=5)
+    await stalling.close()
+    assert await rows.count("done") == 3
+    assert await rows.count("running") == 0

@@ -132,7 +132,7 @@ class Worker:
             for task in helpers:
                 task.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
-            await self._flush_completions()
+            await self._flush_completions(give_up_after=self.config.shutdown_grace.total_seconds())
 
     async def _listen_loop(self) -> None:
         """Relay NOTIFYs to the claim loop; listen again after the connection drops. Polling
@@ -251,9 +251,11 @@ class Worker:
             self._completion_ready.clear()
             await self._flush_completions()
 
-    async def _flush_completions(self) -> None:
+    async def _flush_completions(self, *, give_up_after: float | None = None) -> None:
         """One UPDATE for the jobs finished since the last flush (group commit), at most
-        COMPLETION_BATCH at a time so one statement stays short."""
+        COMPLETION_BATCH at a time so one statement stays short. With `give_up_after`, stop
+        retrying after that many seconds: the leases then lapse and the janitor recovers."""
+        deadline = None if give_up_after is None else time.monotonic() + give_up_after
         while self._to_complete:
             batch = self._to_complete[:COMPLETION_BATCH]
             del self._to_complete[:COMPLETION_BATCH]
@@ -261,10 +263,18 @@ class Worker:
             try:
                 done = await self.store.complete_many(self.owner, [j.held for j in batch])
             except QueueError as exc:
-                log.warning("completion failed, will retry", extra={"error": str(exc)})
                 self._to_complete[:0] = batch
+                if deadline is not None and time.monotonic() > deadline:
+                    log.warning("giving up completing jobs", extra={"jobs": len(batch)})
+                    return
+                log.warning("completion failed, will retry", extra={"error": str(exc)})
                 await asyncio.sleep(0.5)
                 continue
+            except asyncio.CancelledError:
+                # Interrupted mid-statement (shutdown): keep the batch for the final flush;
+                # completing twice is harmless, the second finds nothing held.
+                self._to_complete[:0] = batch
+                raise
             finally:
                 self._completing = 0
                 self._slot_free.set()
