@@ -54,5 +54,10 @@ bench: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider tests/cluster/bench_operator.py
 	$(BIN)/python -m tests.bench $(BENCH_ARGS)
 
+# The kind end-to-end suite (tests/e2e/README.md). Needs Docker; without it (or without kind and
+# Go to build it) it prints one line saying what is missing and exits 0.
+e2e: $(STAMP)
+	bash scripts/e2e.sh $(PYTEST_ARGS)
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
