@@ -1,10 +1,12 @@
-"""`make bench`: botgateway's queue against its baselines, on one PostgreSQL, in one run.
+"""`make bench`: botgateway's queue and its running service against their baselines, on one
+PostgreSQL, in one run.
 
-    python -m tests.bench [--jobs N] [--workers W --concurrency C --batch-size B] [--tune]
+    python -m tests.bench [--only queue|service] [--jobs N] [--drain-jobs N] [--tune]
 
 Every figure of ours is printed beside its baseline measured in the same run (the machine may
-be busy with other work, so only same-run ratios mean anything). Each measurement gets a fresh
-database; every drain works the same pre-enqueued backlog of `--jobs` jobs.
+be busy with other work, so only same-run ratios mean anything), or beside its absolute target
+where no baseline exists. Each measurement gets a fresh database; every queue drain works the
+same pre-enqueued backlog of `--jobs` jobs.
 """
 
 import argparse
@@ -21,10 +23,11 @@ from pathlib import Path
 
 from tests.support.postgres import test_postgres
 
-from . import procrastinate_bench, queue_bench
+from . import procrastinate_bench, queue_bench, service_bench
 from .databases import Databases, settle
 from .queue_bench import DrainSetup
-from .report import Comparison, table, write_chart, write_json
+from .report import Comparison, Row, Target, table, write_chart, write_json
+from .service_bench import Load, ServiceResults, ServiceSetup
 from .workload import Drained
 
 DEFAULT_JOBS = 100_000
@@ -50,6 +53,8 @@ TUNE_SETUPS = (
     DrainSetup(2, 512, 512),
 )
 OUT_DIR = Path(".cache/bench")
+SERVICE = ServiceSetup()
+PARTS = ("queue", "service")
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,8 @@ class Options:
     out: Path
     tune: bool
     strict: bool
+    parts: tuple[str, ...] = PARTS
+    service: ServiceSetup = SERVICE
 
 
 def parse_args(argv: Sequence[str]) -> Options:
@@ -87,9 +94,55 @@ def parse_args(argv: Sequence[str]) -> Options:
         "--tune", action="store_true", help="only sweep our WorkerConfig and print the table"
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument(
+        "--only", choices=PARTS, help="measure only the queue or only the running service"
+    )
+    service = parser.add_argument_group("the running service (webhook ingest, latency, drain)")
+    service.add_argument(
+        "--connections",
+        type=int,
+        default=SERVICE.connections,
+        help="the load generator's concurrent connections, against every server",
+    )
+    service.add_argument(
+        "--ingest-seconds",
+        type=float,
+        default=SERVICE.seconds,
+        help="measured window of each ingest round, after a warm-up",
+    )
+    service.add_argument(
+        "--ingest-rounds",
+        type=int,
+        default=SERVICE.rounds,
+        help="interleaved rounds per server; each server's best round counts",
+    )
+    service.add_argument("--latency-rate", type=float, default=SERVICE.latency_rate)
+    service.add_argument("--latency-seconds", type=float, default=SERVICE.latency_seconds)
+    service.add_argument(
+        "--drain-jobs",
+        type=int,
+        default=SERVICE.drain_jobs,
+        help="backlog the service's worker drains",
+    )
+    service.add_argument(
+        "--service-concurrency",
+        type=int,
+        default=SERVICE.worker_concurrency,
+        help="the service's WORKER_CONCURRENCY (its default is 32)",
+    )
+    service.add_argument(
+        "--service-log-level",
+        default=SERVICE.log_level,
+        help="the service's LOG_LEVEL (INFO, as deployed, logs a line per finished job)",
+    )
+    service.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy each service run (collapsed stacks in the service log directory)",
+    )
     args = parser.parse_args(argv)
-    if args.jobs < 1:
-        parser.error("--jobs must be at least 1")
+    if args.jobs < 1 or args.drain_jobs < 1:
+        parser.error("--jobs and --drain-jobs must be at least 1")
     return Options(
         jobs=args.jobs,
         setup=DrainSetup(args.workers, args.concurrency, args.batch_size),
@@ -98,6 +151,21 @@ def parse_args(argv: Sequence[str]) -> Options:
         out=args.out,
         tune=args.tune,
         strict=args.strict,
+        parts=(args.only,) if args.only else PARTS,
+        service=ServiceSetup(
+            connections=args.connections,
+            warmup_s=SERVICE.warmup_s,
+            seconds=args.ingest_seconds,
+            rounds=args.ingest_rounds,
+            latency_rate=args.latency_rate,
+            latency_seconds=args.latency_seconds,
+            drain_jobs=args.drain_jobs,
+            budget_s=args.budget or None,
+            pool_size=SERVICE.pool_size,
+            worker_concurrency=args.service_concurrency,
+            log_level=args.service_log_level,
+            profile=args.profile,
+        ),
     )
 
 
@@ -113,7 +181,119 @@ def drained(name: str, result: Drained) -> str:
     )
 
 
-async def measure(dbs: Databases, opts: Options) -> tuple[dict[str, float], list[Comparison]]:
+async def measure(dbs: Databases, opts: Options) -> tuple[dict[str, float], list[Row]]:
+    results: dict[str, float] = {}
+    rows: list[Row] = []
+    if "queue" in opts.parts:
+        queue_results, queue_rows = await measure_queue(dbs, opts)
+        results |= queue_results
+        rows += queue_rows
+    if "service" in opts.parts:
+        log_dir = opts.out / "service-logs"
+        measured = await service_bench.measure(dbs, opts.service, log_dir, say)
+        service_results, service_rows = service_figures(measured, opts.service)
+        results |= service_results
+        rows += service_rows
+    return results, rows
+
+
+def service_figures(
+    measured: ServiceResults, setup: ServiceSetup
+) -> tuple[dict[str, float], list[Row]]:
+    bare, naive, service, latency, drain = (
+        measured.bare,
+        measured.naive,
+        measured.service,
+        measured.latency,
+        measured.drain,
+    )
+    rows: list[Row] = [
+        Comparison(
+            "ingest_vs_bare_aiohttp",
+            "ingest: service webhook vs bare aiohttp (read body, 200)",
+            service.req_per_s,
+            bare.req_per_s,
+            unit="req/s",
+            target=0.6,
+        ),
+        Comparison(
+            "ingest_vs_naive_insert",
+            "ingest: service webhook vs one INSERT per request",
+            service.req_per_s,
+            naive.req_per_s,
+            unit="req/s",
+            target=2.5,
+        ),
+        Target(
+            "latency_p50_ms",
+            f"latency p50: 200 -> handler start at {setup.latency_rate:g}/s",
+            latency.p50_ms,
+            "ms",
+            10,
+            at_most=True,
+        ),
+        Target(
+            "latency_p99_ms",
+            f"latency p99: 200 -> handler start at {setup.latency_rate:g}/s",
+            latency.p99_ms,
+            "ms",
+            50,
+            at_most=True,
+        ),
+        Target(
+            "service_drain_jobs_per_s",
+            f"drain: service worker (discard, WORKER_CONCURRENCY={setup.worker_concurrency})",
+            drain.per_second,
+            "jobs/s",
+            10_000,
+        ),
+    ]
+    results: dict[str, float] = {
+        "loadgen_connections": setup.connections,
+        "ingest_seconds": setup.seconds,
+        "service_pool_size": setup.pool_size,
+        "service_worker_concurrency": setup.worker_concurrency,
+        "latency_p50_ms": latency.p50_ms,
+        "latency_p99_ms": latency.p99_ms,
+        "latency_max_ms": latency.max_ms,
+        "latency_samples": latency.samples,
+        "latency_rate_per_s": latency.achieved_rate,
+        "latency_client_p99_ms": latency.client_p99_ms,
+        "latency_server_cpu": latency.cpu.server,
+        "latency_other_cpu": latency.cpu.others,
+        "service_drain_jobs": setup.drain_jobs,
+        "service_drain_jobs_per_s": drain.per_second,
+        "service_drain_jobs_done": drain.jobs,
+        "service_drain_server_cpu": measured.drain_cpu.server,
+        "service_drain_other_cpu": measured.drain_cpu.others,
+        "ingest_rounds": setup.rounds,
+    }
+    if measured.drain_cpu.pg is not None:
+        results["service_drain_pg_cpu"] = measured.drain_cpu.pg
+    for prefix, load in (("ingest", service), ("bare_aiohttp", bare), ("naive_insert", naive)):
+        results |= load_figures(prefix, load)
+    results |= {r.metric: r.ratio for r in rows if isinstance(r, Comparison)}
+    return results, rows
+
+
+def load_figures(prefix: str, load: Load) -> dict[str, float]:
+    """Its rate, and the cores each process used for it (one core busy = 1.0) and per request
+    (so a baseline capped by the load generator still shows what a request costs the server)."""
+    cpu = load.cpu
+    figures = {
+        f"{prefix}_req_per_s": load.req_per_s,
+        f"{prefix}_server_cpu": cpu.server,
+        f"{prefix}_loadgen_cpu": cpu.loadgen,
+        f"{prefix}_other_cpu": cpu.others,
+        f"{prefix}_server_cpu_us_per_req": cpu.server / load.req_per_s * 1e6,
+    }
+    if cpu.pg is not None:
+        figures[f"{prefix}_pg_cpu"] = cpu.pg
+        figures[f"{prefix}_pg_cpu_us_per_req"] = cpu.pg / load.req_per_s * 1e6
+    return figures
+
+
+async def measure_queue(dbs: Databases, opts: Options) -> tuple[dict[str, float], list[Row]]:
     jobs, setup = opts.jobs, opts.setup
 
     async with dbs.fresh() as url:
@@ -147,7 +327,7 @@ async def measure(dbs: Databases, opts: Options) -> tuple[dict[str, float], list
         )
         say(drained(f"drain, procrastinate {setup.workers}x(c={setup.concurrency})", procrastinate))
 
-    comparisons = [
+    comparisons: list[Row] = [
         Comparison(
             "drain_vs_seed_sql",
             "drain: ours vs seed popSQL+markDoneSQL",
@@ -186,7 +366,7 @@ async def measure(dbs: Databases, opts: Options) -> tuple[dict[str, float], list
         "enqueue_jobs_per_s": enqueue_ours,
         "procrastinate_enqueue_jobs_per_s": enqueue_procrastinate,
     }
-    results |= {c.metric: c.ratio for c in comparisons}
+    results |= {c.metric: c.ratio for c in comparisons if isinstance(c, Comparison)}
     return results, comparisons
 
 
@@ -229,9 +409,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             results, comparisons = asyncio.run(measure(dbs, opts))
     elapsed = time.perf_counter() - started
     results["elapsed_s"] = elapsed
-    subtitle = (
-        f"{opts.jobs:,} jobs, ours {opts.setup.label()}, one PostgreSQL, run took {elapsed:.0f}s"
-    )
+    parts = []
+    if "queue" in opts.parts:
+        parts.append(f"queue: {opts.jobs:,} jobs, ours {opts.setup.label()}")
+    if "service" in opts.parts:
+        svc = opts.service
+        parts.append(
+            f"service: {svc.connections} connections, best of {svc.rounds} x {svc.seconds:g}s, "
+            f"drain {svc.drain_jobs:,} jobs"
+        )
+    subtitle = f"{'; '.join(parts)}; one PostgreSQL, run took {elapsed:.0f}s"
     print()
     print(f"botgateway bench: {subtitle}")
     print(table(comparisons))

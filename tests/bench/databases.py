@@ -2,6 +2,7 @@
 
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncpg
 
@@ -22,6 +23,16 @@ class Databases:
             yield url
         finally:
             await self._pg.drop_database(url)
+
+    def postmaster_pid(self) -> int | None:
+        """The embedded server's postmaster (for CPU accounting); None for an outside server."""
+        if self._pg.server is None:
+            return None
+        pid_file = Path(self._pg.server.pgdata) / "postmaster.pid"
+        try:
+            return int(pid_file.read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return None
 
 
 async def settle(url: str) -> None:

@@ -12,12 +12,16 @@ fixed number of connections:
   is in flight). `measured_from_id` is the first update sent after the warm-up.
 
 Every update is a real-shaped text message with a unique `update_id` (from `--first-id` up) and
-the bot's secret header. One JSON object is printed on stdout when done.
+the bot's secret header. Stdout is JSON lines: `{"event": "window-start"}` and
+`{"event": "window-end"}` around the measured window, then `{"result": {...}}`, whose
+`statuses` counts the answers inside the window and `answers` every answer (an error without an
+answer counts under its exception's name).
 """
 
 import argparse
 import asyncio
 import json
+import math
 import resource
 import sys
 import time
@@ -35,6 +39,12 @@ REQUEST_TIMEOUT_S = 30.0
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
+def event(name: str) -> None:
+    """A progress line for the bench (stdout is line-delimited JSON; the last line is the
+    result)."""
+    print(json.dumps({"event": name}), flush=True)
+
+
 def body(update_id: int) -> bytes:
     return json.dumps(update(update_id), separators=(",", ":")).encode()
 
@@ -48,7 +58,7 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
     """Nearest-rank percentile of an ascending sequence (0 when empty)."""
     if not sorted_values:
         return 0.0
-    rank = max(1, round(q / 100 * len(sorted_values) + 0.5))
+    rank = max(1, math.ceil(q / 100 * len(sorted_values)))
     return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
@@ -82,6 +92,7 @@ async def closed(
     url: str, secret: str | None, connections: int, warmup: float, seconds: float, first_id: int
 ) -> dict[str, Any]:
     statuses: Counter[str] = Counter()
+    answers: Counter[str] = Counter()
     next_id = first_id
     async with session(connections) as http:
         client = Client(http, url, secret)
@@ -96,15 +107,19 @@ async def closed(
                 update_id = next_id
                 next_id += 1
                 status = await client.post(update_id)
+                answers[str(status)] += 1
                 if start <= time.perf_counter() < end:
                     statuses[str(status)] += 1
 
         async def clock() -> None:
-            """CPU used by this process inside the measured window."""
+            """Tell the bench when the measured window opens and closes (it samples the
+            server's CPU then), and note this process's own CPU."""
             await asyncio.sleep(warmup)
+            event("window-start")
             cpu.append(cpu_seconds())
             await asyncio.sleep(max(0.0, end - time.perf_counter()))
             cpu.append(cpu_seconds())
+            event("window-end")
 
         await asyncio.gather(clock(), *(loop() for _ in range(connections)))
     return {
@@ -113,6 +128,7 @@ async def closed(
         "seconds": seconds,
         "sent": next_id - first_id,
         "statuses": dict(statuses),
+        "answers": dict(answers),
         "ok": statuses.get("200", 0),
         "req_per_s": statuses.get("200", 0) / seconds,
         "cpu_fraction": (cpu[1] - cpu[0]) / seconds,
@@ -131,6 +147,7 @@ async def paced(
     warmup_n = round(rate * warmup)
     total = warmup_n + round(rate * seconds)
     statuses: Counter[str] = Counter()
+    answers: Counter[str] = Counter()
     latencies: list[float] = []
     late: list[float] = []
     async with session(connections) as http:
@@ -138,24 +155,29 @@ async def paced(
 
         async def one(k: int, due: float) -> None:
             status = await client.post(first_id + k)
+            answers[str(status)] += 1
             if k >= warmup_n:
                 statuses[str(status)] += 1
                 latencies.append((time.perf_counter() - due) * 1000)
 
         tasks = []
         origin = time.perf_counter() + 0.01
-        cpu_at_start = cpu_seconds()
+        cpu_at_start = 0.0
         for k in range(total):
             due = origin + k / rate
             delay = due - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
+            if k == warmup_n:
+                event("window-start")
+                cpu_at_start = cpu_seconds()
             if k >= warmup_n:
                 late.append((time.perf_counter() - due) * 1000)
             tasks.append(asyncio.create_task(one(k, due)))
         sent_for = time.perf_counter() - origin
-        await asyncio.gather(*tasks)
         cpu = cpu_seconds() - cpu_at_start
+        event("window-end")
+        await asyncio.gather(*tasks)
     latencies.sort()
     late.sort()
     measured = total - warmup_n
@@ -169,11 +191,12 @@ async def paced(
         "measured_from_id": first_id + warmup_n,
         "achieved_rate": total / sent_for if sent_for > 0 else 0.0,
         "statuses": dict(statuses),
+        "answers": dict(answers),
         "ok": statuses.get("200", 0),
         "client_p50_ms": percentile(latencies, 50),
         "client_p99_ms": percentile(latencies, 99),
         "send_late_p99_ms": percentile(late, 99),
-        "cpu_fraction": cpu / (warmup + seconds),
+        "cpu_fraction": cpu / seconds,
     }
 
 
@@ -213,7 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.first_id,
         )
     result = asyncio.run(run)
-    print(json.dumps(result), flush=True)
+    print(json.dumps({"result": result}), flush=True)
     return 0
 
 

@@ -131,9 +131,11 @@ async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
             poll_interval=settings.poll_interval,
         )
 
+        success_level = logging.INFO if settings.log_each_job else logging.DEBUG
+
         def observe(job: Job, outcome: Outcome, seconds: float) -> None:
             metrics.job_finished(job, outcome, seconds)
-            _log_job(job, outcome, seconds)
+            _log_job(job, outcome, seconds, success_level=success_level)
 
         worker = Worker(app[STORE], dispatcher, config, observer=observe)
         app[WORKER] = worker
@@ -183,7 +185,7 @@ async def _begin_stopping(app: web.Application) -> None:
     app[STOPPING].set()
 
 
-def _log_job(job: Job, outcome: Outcome, seconds: float) -> None:
+def _log_job(job: Job, outcome: Outcome, seconds: float, *, success_level: int) -> None:
     fields: dict[str, object] = {
         "bot": job.bot_slug,
         "update_id": job.update_id,
@@ -193,7 +195,7 @@ def _log_job(job: Job, outcome: Outcome, seconds: float) -> None:
         "ms": round(seconds * 1000, 1),
     }
     if isinstance(outcome, Succeeded):
-        log.info("job done", extra=fields)
+        log.log(success_level, "job done", extra=fields)
         return
     if isinstance(outcome, Deferred):
         fields["delay_s"] = outcome.delay.total_seconds()

@@ -126,7 +126,13 @@ async def _run(
         print(f"botgateway: {exc}", file=sys.stderr)
         return 2
     settings = dataclasses.replace(
-        settings, queue=queue, bots=bots, host=args.host, port=args.port, role="all"
+        settings,
+        queue=queue,
+        bots=bots,
+        host=args.host,
+        port=args.port,
+        role="all",
+        log_each_job=True,
     )
     configure_logging(settings.log_format, log_level, settings.secrets())
     store = await Store.connect(queue.database_url, min_size=1, max_size=2)

@@ -94,11 +94,16 @@ class Metrics:
             ["action"],
             registry=self.registry,
         )
+        self._request_counters: dict[tuple[str, int], Counter] = {}
         self._queue = _QueueCollector()
         self.registry.register(self._queue)
 
     def request(self, bot: str, status: int) -> None:
-        self.requests.labels(bot, str(status)).inc()
+        counter = self._request_counters.get((bot, status))
+        if counter is None:
+            counter = self.requests.labels(bot, str(status))
+            self._request_counters[(bot, status)] = counter
+        counter.inc()
 
     def job_finished(self, job: Job, outcome: Outcome, seconds: float) -> None:
         if isinstance(outcome, Succeeded):

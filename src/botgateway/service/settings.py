@@ -41,6 +41,9 @@ class ServiceSettings:
     retry_after_seconds: int = 5
     """What a 503 asks Telegram to wait before redelivering."""
     poll_interval: timedelta = field(default=timedelta(seconds=1))
+    log_each_job: bool = False
+    """Log every finished job at INFO (`botgateway dev` does, for newcomers); otherwise
+    successes are DEBUG, since one line per job costs a third of the worker's time."""
 
     @property
     def runs_webhook(self) -> bool:

@@ -1,0 +1,528 @@
+"""The running service measured from outside: webhook ingest against two baselines, webhook-to-
+handler latency at a steady rate, and a drain through the service's own worker.
+
+Every server runs in its own process (`service_server`), and so does the load generator
+(`loadgen`), on loopback; the same load generator and settings (connections, duration, pool
+size) are used against every server. Each measurement gets a fresh database.
+"""
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import aiohttp
+
+from . import queue_bench
+from .databases import Databases, count, settle
+from .loadgen import percentile
+from .service_server import SECRET
+from .workload import BOT_SLUG, Drained
+
+ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 30.0
+SETTLE_TIMEOUT_S = 30.0
+POLL_S = 0.1
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+# -- CPU accounting -------------------------------------------------------------------------
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text.rsplit(")", 1)[1].split()
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds used by one process so far (0 when it is gone or this is not Linux)."""
+    fields = _stat_fields(pid)
+    if fields is None:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def server_tree_cpu(postmaster: int) -> float:
+    """CPU seconds of PostgreSQL: the postmaster, its reaped children, and its live ones."""
+    fields = _stat_fields(postmaster)
+    if fields is None:
+        return 0.0
+    total = sum(int(f) for f in fields[11:15])
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        child = _stat_fields(int(entry.name))
+        if child is not None and int(child[1]) == postmaster:
+            total += int(child[11]) + int(child[12])
+    return total / CLK_TCK
+
+
+def machine_busy_cpu() -> float:
+    """CPU seconds every CPU of the machine spent busy so far (all processes, the kernel)."""
+    try:
+        fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0.0
+    idle, iowait = fields[3], fields[4]
+    return (sum(fields[:8]) - idle - iowait) / CLK_TCK
+
+
+@dataclass(frozen=True)
+class Cpu:
+    """Cores used over a window (1.0 = one core busy the whole time)."""
+
+    server: float
+    pg: float | None
+    loadgen: float
+    others: float
+    """Everything else on the machine (other work sharing it, the kernel): noise to report."""
+
+
+class CpuMeter:
+    """CPU of the server process, PostgreSQL, the load generator and the rest of the machine
+    between `start()` and `stop()`."""
+
+    def __init__(self, server_pid: int, postmaster: int | None) -> None:
+        self._server = server_pid
+        self._pg = postmaster
+        self.loadgen_pid = 0
+        self._at: tuple[float, ...] | None = None
+        self.result = Cpu(0.0, None, 0.0, 0.0)
+
+    def _sample(self) -> tuple[float, ...]:
+        return (
+            time.perf_counter(),
+            process_cpu(self._server),
+            server_tree_cpu(self._pg) if self._pg else 0.0,
+            process_cpu(self.loadgen_pid) if self.loadgen_pid else 0.0,
+            machine_busy_cpu(),
+        )
+
+    def start(self) -> None:
+        self._at = self._sample()
+
+    def stop(self) -> None:
+        if self._at is None:
+            return
+        now = self._sample()
+        wall = now[0] - self._at[0]
+        server, pg, loadgen, busy = (
+            (b - a) / wall for a, b in zip(self._at[1:], now[1:], strict=True)
+        )
+        self.result = Cpu(
+            server=server,
+            pg=pg if self._pg else None,
+            loadgen=loadgen,
+            others=max(0.0, busy - server - pg - loadgen),
+        )
+
+
+@dataclass(frozen=True)
+class ServiceSetup:
+    connections: int = 64
+    warmup_s: float = 1.0
+    seconds: float = 5.0
+    """Measured window of each ingest round (after the warm-up)."""
+    rounds: int = 3
+    """Ingest runs per server, interleaved (bare, naive, service, bare, ...); each server's best
+    round counts, so a burst of other work on the machine does not decide a ratio."""
+    latency_rate: float = 500.0
+    latency_seconds: float = 10.0
+    drain_jobs: int = 50_000
+    budget_s: float | None = 60.0
+    pool_size: int = 10
+    """DATABASE_POOL_SIZE for the service, and the naive baseline's pool: the service's default."""
+    worker_concurrency: int = 512
+    """WORKER_CONCURRENCY for the service (default 32). It also caps each claim, and at 32 a
+    `discard` drain is a strict claim -> complete -> claim chain of round trips (~3,000 jobs/s
+    here); 512 lets claims and completions overlap. Like the queue bench's worker setup, the
+    best of a sweep on a 2-core machine."""
+    log_level: str = "INFO"
+    """The service's LOG_LEVEL, as deployed (INFO logs one line per finished job)."""
+    profile: bool = False
+    """Record each service run with py-spy into the log directory."""
+
+
+@dataclass(frozen=True)
+class Load:
+    """One closed-loop run against one server."""
+
+    name: str
+    req_per_s: float
+    ok: int
+    cpu: Cpu
+    rounds: tuple[float, ...] = ()
+    """req/s of every round, in order (this Load is the best of them)."""
+
+
+@dataclass(frozen=True)
+class Latency:
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    samples: int
+    achieved_rate: float
+    client_p99_ms: float
+    cpu: Cpu
+
+
+@dataclass(frozen=True)
+class ServiceResults:
+    bare: Load
+    naive: Load
+    service: Load
+    latency: Latency
+    drain: Drained
+    drain_cpu: Cpu
+
+
+Say = Callable[[str], None]
+
+
+# -- processes ------------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    name: str
+    pid: int
+    url: str
+    log: Path
+
+    @property
+    def webhook(self) -> str:
+        return f"{self.url}/webhook/{BOT_SLUG}"
+
+    async def stats(self) -> dict[str, Any]:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"{self.url}/bench/stats") as response,
+        ):
+            response.raise_for_status()
+            result: dict[str, Any] = await response.json()
+            return result
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+def _open_log(path: Path) -> BinaryIO:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.open("wb")
+
+
+@contextlib.asynccontextmanager
+async def started(
+    name: str, kind: str, args: Sequence[str], log_dir: Path, env: dict[str, str] | None = None
+) -> AsyncIterator[Server]:
+    """A server process, stopped with SIGTERM (then killed) when the block ends."""
+    log = log_dir / f"{name}.log"
+    with _open_log(log) as log_file:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.bench.service_server",
+            kind,
+            *args,
+            cwd=ROOT,
+            env={**os.environ, **(env or {})},
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=log_file,
+        )
+    server: Server | None = None
+    try:
+        assert proc.stdout is not None
+        try:
+            line = await asyncio.wait_for(proc.stdout.readline(), START_TIMEOUT_S)
+        except TimeoutError:
+            line = b""
+        if not line:
+            tail = Server(name, proc.pid, "", log).log_tail()
+            raise RuntimeError(f"{name}: the server did not start; its log ends:\n{tail}")
+        port = json.loads(line)["port"]
+        server = Server(name, proc.pid, f"http://127.0.0.1:{port}", log)
+        yield server
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), STOP_TIMEOUT_S)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+
+
+async def run_loadgen(
+    mode: str,
+    server: Server,
+    setup: ServiceSetup,
+    extra: Sequence[str],
+    meter: CpuMeter,
+    log_dir: Path,
+    tag: str,
+) -> dict[str, Any]:
+    """Run the load generator to its end; the meter runs over its measured window."""
+    args = [
+        mode,
+        "--url",
+        server.webhook,
+        "--secret",
+        SECRET,
+        "--connections",
+        str(setup.connections),
+        *extra,
+    ]
+    with _open_log(log_dir / f"{tag}-loadgen.log") as log_file:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.bench.loadgen",
+            *args,
+            cwd=ROOT,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=log_file,
+        )
+    meter.loadgen_pid = proc.pid
+    assert proc.stdout is not None
+    result: dict[str, Any] | None = None
+    profiler: asyncio.subprocess.Process | None = None
+    try:
+        async for line in proc.stdout:
+            message = json.loads(line)
+            if message.get("event") == "window-start":
+                meter.start()
+                if setup.profile:
+                    profiler = await _profile(server, setup.seconds, log_dir / tag)
+            elif message.get("event") == "window-end":
+                meter.stop()
+            elif "result" in message:
+                result = message["result"]
+        await proc.wait()
+        if profiler is not None:
+            await profiler.wait()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    if proc.returncode != 0 or result is None:
+        raise RuntimeError(f"{tag}: the load generator failed (exit {proc.returncode})")
+    non_ok = {k: v for k, v in result["answers"].items() if k != "200"}
+    if non_ok:
+        raise RuntimeError(
+            f"{tag}: answers other than 200: {non_ok}; server log ends:\n" + server.log_tail()
+        )
+    return result
+
+
+async def _profile(server: Server, seconds: float, out: Path) -> asyncio.subprocess.Process:
+    """py-spy over a window, as collapsed stacks (`<out>.profile.txt`, one line per stack:
+    frames;...;frames count) to be read with any flame graph tool."""
+    py_spy = Path(sys.executable).parent / "py-spy"
+    return await asyncio.create_subprocess_exec(
+        str(py_spy),
+        "record",
+        "--nonblocking",
+        "--pid",
+        str(server.pid),
+        "--duration",
+        str(max(1, round(seconds))),
+        "--format",
+        "raw",
+        "--output",
+        f"{out}.profile.txt",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+
+
+# -- measurements ---------------------------------------------------------------------------
+
+
+def _service_env(setup: ServiceSetup) -> dict[str, str]:
+    return {
+        "DATABASE_POOL_SIZE": str(setup.pool_size),
+        "WORKER_CONCURRENCY": str(setup.worker_concurrency),
+        "LOG_LEVEL": setup.log_level,
+    }
+
+
+def describe(load: Load) -> str:
+    cpu = load.cpu
+    pg = f", postgres {cpu.pg:.2f}" if cpu.pg is not None else ""
+    rounds = ", ".join(f"{r:,.0f}" for r in load.rounds)
+    return (
+        f"ingest, {load.name}: {load.req_per_s:,.0f} req/s, best of [{rounds}] "
+        f"(cores: server {cpu.server:.2f}{pg}, loadgen {cpu.loadgen:.2f}, "
+        f"rest of the machine {cpu.others:.2f})"
+    )
+
+
+async def _round(
+    server: Server, setup: ServiceSetup, postmaster: int | None, log_dir: Path, n: int
+) -> Load:
+    meter = CpuMeter(server.pid, postmaster)
+    closed = [
+        "--warmup",
+        str(setup.warmup_s),
+        "--seconds",
+        str(setup.seconds),
+        "--first-id",
+        str(n * 100_000_000 + 1),
+    ]
+    tag = f"{server.name}-{n}"
+    result = await run_loadgen("closed", server, setup, closed, meter, log_dir, tag)
+    return Load(server.name, result["req_per_s"], result["ok"], meter.result)
+
+
+async def ingest(dbs: Databases, setup: ServiceSetup, log_dir: Path, say: Say) -> list[Load]:
+    """bare aiohttp, the naive one-INSERT-per-request handler and the service's webhook, all
+    started at once (idle while another is measured) and measured in interleaved rounds."""
+    postmaster = dbs.postmaster_pid()
+    async with contextlib.AsyncExitStack() as stack:
+        naive_url = await stack.enter_async_context(dbs.fresh())
+        service_url = await stack.enter_async_context(dbs.fresh())
+        naive_args = ["--database-url", naive_url, "--pool-size", str(setup.pool_size)]
+        service_args = ["--database-url", service_url, "--role", "webhook"]
+        servers = [
+            await stack.enter_async_context(started("bare-aiohttp", "bare", [], log_dir)),
+            await stack.enter_async_context(started("naive-insert", "naive", naive_args, log_dir)),
+            await stack.enter_async_context(
+                started("service-webhook", "service", service_args, log_dir, _service_env(setup))
+            ),
+        ]
+        runs: dict[str, list[Load]] = {server.name: [] for server in servers}
+        for n in range(setup.rounds):
+            for server in servers:
+                runs[server.name].append(await _round(server, setup, postmaster, log_dir, n))
+        loads = []
+        for measured in runs.values():
+            best = max(measured, key=lambda load: load.req_per_s)
+            loads.append(dataclasses.replace(best, rounds=tuple(m.req_per_s for m in measured)))
+            say(describe(loads[-1]))
+        for url, load in ((naive_url, loads[1]), (service_url, loads[2])):
+            await _check_stored(url, sum(m.ok for m in runs[load.name]), load.name)
+    return loads
+
+
+async def _check_stored(url: str, answered: int, name: str) -> None:
+    stored = await count(url, "SELECT count(*) FROM gateway_jobs")
+    if stored < answered:
+        raise RuntimeError(f"{name}: answered {answered} x 200 but stored {stored} rows")
+
+
+async def latency(dbs: Databases, setup: ServiceSetup, log_dir: Path) -> Latency:
+    """Open-loop updates at a steady rate into the service (webhook and worker in one process,
+    the worker running `bench-record`); per update, the 200 to the handler's start."""
+    async with dbs.fresh() as url:
+        args = ["--database-url", url, "--role", "all", "--handler", "bench-record", "--record"]
+        env = _service_env(setup)
+        async with started("service-latency", "service", args, log_dir, env) as server:
+            meter = CpuMeter(server.pid, dbs.postmaster_pid())
+            paced = [
+                "--rate",
+                str(setup.latency_rate),
+                "--warmup",
+                "1",
+                "--seconds",
+                str(setup.latency_seconds),
+            ]
+            result = await run_loadgen(
+                "paced", server, setup, paced, meter, log_dir, "service-latency"
+            )
+            stats = await _all_handled(server)
+    measured_from = int(result["measured_from_id"])
+    samples = sorted(
+        ms for update_id, ms in stats["latency_ms"].items() if int(update_id) >= measured_from
+    )
+    if len(samples) != result["ok"]:
+        raise RuntimeError(f"latency: {result['ok']} answered but {len(samples)} handled")
+    return Latency(
+        p50_ms=percentile(samples, 50),
+        p99_ms=percentile(samples, 99),
+        max_ms=samples[-1],
+        samples=len(samples),
+        achieved_rate=result["achieved_rate"],
+        client_p99_ms=result["client_p99_ms"],
+        cpu=meter.result,
+    )
+
+
+async def _all_handled(server: Server) -> dict[str, Any]:
+    deadline = time.perf_counter() + SETTLE_TIMEOUT_S
+    while True:
+        stats = await server.stats()
+        if stats["started"] >= stats["answered"]:
+            return stats
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"latency: only {stats['started']}/{stats['answered']} handled")
+        await asyncio.sleep(POLL_S)
+
+
+async def drain(dbs: Databases, setup: ServiceSetup, log_dir: Path) -> tuple[Drained, Cpu]:
+    """A pre-enqueued backlog through `botgateway serve --role worker` with `discard`, timed
+    inside the server from just before it starts until the worker has completed every job."""
+    jobs = setup.drain_jobs
+    async with dbs.fresh() as url:
+        await queue_bench.fill(url, jobs)
+        await settle(url)
+        args = ["--database-url", url, "--role", "worker", "--drain-jobs", str(jobs)]
+        args += ["--budget", str(setup.budget_s or 0)]
+        env = _service_env(setup)
+        async with started("service-drain", "service", args, log_dir, env) as server:
+            meter = CpuMeter(server.pid, dbs.postmaster_pid())
+            meter.start()
+            profiler = None
+            if setup.profile:
+                profiler = await _profile(server, 5, log_dir / "service-drain")
+            deadline = time.perf_counter() + (setup.budget_s or 3600) + SETTLE_TIMEOUT_S
+            while "drain" not in (stats := await server.stats()):
+                if time.perf_counter() > deadline:
+                    raise RuntimeError("drain: the service never reported its drain")
+                await asyncio.sleep(POLL_S)
+            meter.stop()
+            if profiler is not None:
+                await profiler.wait()
+        result = stats["drain"]
+        done = await count(url, queue_bench.DONE_COUNT_SQL)
+    if result["finished"] and done != jobs:
+        raise RuntimeError(f"drain: expected {jobs} done jobs, found {done}")
+    return Drained(result["jobs"], result["seconds"], finished=result["finished"]), meter.result
+
+
+def _cores(cpu: Cpu) -> str:
+    pg = f", postgres {cpu.pg:.2f}" if cpu.pg is not None else ""
+    return f"cores: server {cpu.server:.2f}{pg}, rest of the machine {cpu.others:.2f}"
+
+
+async def measure(dbs: Databases, setup: ServiceSetup, log_dir: Path, say: Say) -> ServiceResults:
+    bare, naive, service = await ingest(dbs, setup, log_dir, say)
+    lat = await latency(dbs, setup, log_dir)
+    say(
+        f"latency at {lat.achieved_rate:,.0f} updates/s: 200 -> handler p50 {lat.p50_ms:.1f} ms, "
+        f"p99 {lat.p99_ms:.1f} ms, max {lat.max_ms:.1f} ms over {lat.samples:,} updates "
+        f"(client round trip p99 {lat.client_p99_ms:.1f} ms; {_cores(lat.cpu)})"
+    )
+    drained, drain_cpu = await drain(dbs, setup, log_dir)
+    how = "all" if drained.finished else "budget spent after"
+    say(
+        f"drain, service (worker role, discard): {drained.per_second:,.0f} jobs/s "
+        f"({how} {drained.jobs:,} jobs in {drained.seconds:.1f}s; {_cores(drain_cpu)})"
+    )
+    return ServiceResults(bare, naive, service, lat, drained, drain_cpu)
