@@ -24,6 +24,7 @@ from botgateway.queue import (
 )
 from botgateway.runtime import janitor_maintenance
 from botgateway.service.commands import add_commands
+from botgateway.service.runner import stop_on_signals
 
 Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 
@@ -120,19 +121,11 @@ async def cmd_janitor(args: argparse.Namespace) -> int:
             print((await run_once(store, settings)).summary())
             return 0
         stop = asyncio.Event()
-        _stop_on_signals(stop)
+        stop_on_signals(stop)
         await run_loop(store, settings, stop, on_result=lambda r: print(r.summary(), flush=True))
         return 0
 
     return await _with_store(settings, body)
-
-
-def _stop_on_signals(stop: asyncio.Event) -> None:
-    import signal
-
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
 
 
 async def cmd_jobs_stats(args: argparse.Namespace) -> int:

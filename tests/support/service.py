@@ -1,9 +1,7 @@
 """Helpers for the service tests: settings with fast retries, a running in-process service,
 condition waits (never fixed sleeps) and webhook posts."""
 
-import asyncio
 import json
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -17,6 +15,7 @@ from botgateway.service.app import Maintenance
 from botgateway.service.bots import BotConfig, HandlerSpec
 from botgateway.service.runner import RunningService
 from botgateway.service.settings import ServiceSettings
+from tests.support.waiting import eventually
 
 TOKEN = "123456:TEST-token_abc"
 SECRET = "s3cret-token"
@@ -84,16 +83,13 @@ async def wait_until(
     interval: float = 0.02,
     message: str = "condition",
 ) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
+    """`eventually` for a condition that may be plain or awaitable."""
+
+    async def probe() -> bool:
         result = condition()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
-        await asyncio.sleep(interval)
+        return result if isinstance(result, bool) else await result
+
+    await eventually(probe, timeout=timeout, interval=interval, what=message)
 
 
 async def post(

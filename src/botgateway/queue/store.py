@@ -15,7 +15,7 @@ import asyncpg
 from .errors import DatabaseUnavailable, QueueError
 from .jobs import Job, JobSummary, NewJob, QueueStats, StatusCount, StuckJob
 from .migrations import Migration, load_migrations, pending_migrations
-from .policy import DeadLetter, Requeue, decide_recovery
+from .policy import Requeue, decide_recovery
 from .queries import query
 
 log = logging.getLogger(__name__)
@@ -271,7 +271,9 @@ class Store:
     ) -> tuple[int, int]:
         """One bounded batch of stuck jobs, decided by `decide_recovery`.
         Returns (requeued, dead_lettered)."""
-        requeued = dead = 0
+        ids: list[int] = []
+        statuses: list[str] = []
+        errors: list[str] = []
         with _translated("recover"):
             async with self._pool.acquire() as conn, conn.transaction():
                 rows = await conn.fetch(query("stuck_candidates"), _seconds(stuck_timeout), limit)
@@ -281,12 +283,14 @@ class Store:
                         stuck_timeout=stuck_timeout,
                         max_attempts=max_attempts,
                     )
-                    if isinstance(decision, Requeue):
-                        await conn.execute(query("requeue_stuck"), [row["id"]], decision.error)
-                        requeued += 1
-                    elif isinstance(decision, DeadLetter):
-                        await conn.execute(query("dead_letter_stuck"), [row["id"]], decision.error)
-                        dead += 1
+                    if decision is not None:
+                        ids.append(row["id"])
+                        statuses.append("pending" if isinstance(decision, Requeue) else "dead")
+                        errors.append(decision.error)
+                if ids:
+                    await conn.execute(query("settle_stuck"), ids, statuses, errors)
+        dead = statuses.count("dead")
+        requeued = len(statuses) - dead
         return requeued, dead
 
     async def purge_done_batch(self, older_than: timedelta, limit: int) -> int:

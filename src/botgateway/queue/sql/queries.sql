@@ -103,17 +103,14 @@ ORDER BY id
 LIMIT $2
 FOR UPDATE SKIP LOCKED;
 
--- name: requeue_stuck
-UPDATE gateway_jobs
-SET status = 'pending', next_retry_at = now(), last_error = $2, updated_at = now(),
+-- name: settle_stuck
+-- Apply the janitor's decisions for one batch in one statement: back to pending now, or dead.
+UPDATE gateway_jobs g
+SET status = d.status, last_error = d.error, updated_at = now(),
+    next_retry_at = CASE WHEN d.status = 'pending' THEN now() ELSE g.next_retry_at END,
     lease_owner = NULL, lease_expires_at = NULL
-WHERE id = ANY($1::bigint[]) AND status = 'running';
-
--- name: dead_letter_stuck
-UPDATE gateway_jobs
-SET status = 'dead', last_error = $2, updated_at = now(),
-    lease_owner = NULL, lease_expires_at = NULL
-WHERE id = ANY($1::bigint[]) AND status = 'running';
+FROM unnest($1::bigint[], $2::text[], $3::text[]) AS d(id, status, error)
+WHERE g.id = d.id AND g.status = 'running';
 
 -- name: purge_done_batch
 -- One bounded batch, oldest first through the partial index, so no statement locks for long.
