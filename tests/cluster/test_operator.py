@@ -83,6 +83,7 @@ class OperatorProcess:
             "BOTGATEWAY_RETRY_DELAY": "1s",
             "BOTGATEWAY_IMAGE": "botgateway:test",
             "LOG_LEVEL": "INFO",
+            "LOG_FORMAT": "json",  # as deploy/operator.yaml runs it
             **self.extra_env,
         }
         with self.log.open("wb") as out:
@@ -748,3 +749,22 @@ def test_operator_killed_mid_reconcile_converges(
     counts = {s: len(fake_api.calls("setWebhook", tokens[s])) for s in slugs}
     wait_timer_rounds(fake_api, tokens[slugs[0]], 2)
     assert {s: len(fake_api.calls("setWebhook", tokens[s])) for s in slugs} == counts
+
+
+# Kept last in the module: by now the logs hold every earlier test's reconciles, kills and errors.
+def test_operator_logs_are_json_and_hold_no_token_or_webhook_secret(
+    operator: OperatorProcess, fake_api: FakeTelegramApi
+) -> None:
+    calls = fake_api.calls()
+    secrets = {c.token for c in calls} | {
+        str(c.params["secret_token"]) for c in calls if c.params.get("secret_token")
+    }
+    assert len(secrets) > 10, "the earlier tests should have registered many bots"
+    logs = sorted(operator.log_dir.glob("operator-*.log"))
+    lines = [line for log in logs for line in log.read_text().splitlines() if line.strip()]
+    assert lines, "the operator logged nothing"
+    for line in lines:
+        entry = json.loads(line)  # one JSON object per line, kopf's and ours alike
+        assert "message" in entry, line
+        leaked = [s for s in secrets if s in line]
+        assert not leaked, f"a token or webhook secret in the operator log: {line[:200]}"

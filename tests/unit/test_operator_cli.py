@@ -26,12 +26,18 @@ def test_namespaces_are_required(
     assert "--namespace NS" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("variable", "value"), [("BOTGATEWAY_OPERATOR_INTERVAL", "soon"), ("LOG_FORMAT", "yaml")]
+)
 def test_bad_setting_is_refused_by_name(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    variable: str,
+    value: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("BOTGATEWAY_OPERATOR_INTERVAL", "soon")
+    monkeypatch.setenv(variable, value)
     assert main(["operator", "-n", "bots"]) == 2
-    assert "BOTGATEWAY_OPERATOR_INTERVAL='soon' is invalid" in capsys.readouterr().err
+    assert f"{variable}={value!r} is invalid" in capsys.readouterr().err
 
 
 def test_settings_from_env() -> None:
@@ -40,8 +46,11 @@ def test_settings_from_env() -> None:
             "BOTGATEWAY_IMAGE": "r/bg:1",
             "TELEGRAM_API_BASE": "http://127.0.0.1:9",
             "BOTGATEWAY_OPERATOR_INTERVAL": "2m",
+            "LOG_FORMAT": " JSON ",
         }
     )
+    assert settings.log_format == "json"
+    assert OperatorSettings.from_env({}).log_format == "text"
     assert settings.default_image == "r/bg:1"
     assert settings.telegram_api_base == "http://127.0.0.1:9"
     assert settings.interval_seconds == 120

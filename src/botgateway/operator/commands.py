@@ -63,6 +63,7 @@ async def cmd_operator(args: argparse.Namespace) -> int:
         return 2
     import kopf  # imported here: the other subcommands start faster without it
 
+    _configure_logging(json_lines=settings.log_format == "json")
     # One line per API request is too much at INFO; kopf and our handlers say what matters.
     logging.getLogger("httpx2").setLevel(logging.WARNING)
     logging.getLogger("httpcore2").setLevel(logging.WARNING)
@@ -81,3 +82,16 @@ async def cmd_operator(args: argparse.Namespace) -> int:
         liveness_endpoint=args.liveness or None,
     )
     return 0
+
+
+def _configure_logging(*, json_lines: bool) -> None:
+    """kopf's own formatters (JSON through python-json-logger) replace the CLI's plain handler,
+    so every line, kopf's and ours, has one shape; LOG_LEVEL still decides the level."""
+    import kopf
+
+    root = logging.getLogger()
+    level = root.level
+    for handler in root.handlers[:]:
+        root.removeHandler(handler)
+    kopf.configure(log_format=kopf.LogFormat.JSON if json_lines else kopf.LogFormat.FULL)
+    root.setLevel(level)
