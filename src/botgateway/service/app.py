@@ -13,7 +13,8 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from typing import Any
 
 import aiohttp
-from aiohttp import web
+from aiohttp import hdrs, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from botgateway.queue import (
     DatabaseUnavailable,
@@ -65,7 +66,11 @@ def create_app(
     maintenance: Maintenance | None = None,
     metrics: Metrics | None = None,
 ) -> web.Application:
-    app = web.Application(client_max_size=settings.max_body_bytes)
+    # auto_decompress off: bodies are taken as sent (Telegram never compresses them), so a
+    # compressed body is refused with 415 instead of being inflated by the HTTP parser.
+    app = web.Application(
+        client_max_size=settings.max_body_bytes, handler_args={"auto_decompress": False}
+    )
     app[SETTINGS] = settings
     app[BOTS] = {bot.slug: bot for bot in settings.bots}
     app[METRICS] = metrics or Metrics()
@@ -222,12 +227,51 @@ def _answer(
     )
 
 
-def _secret_matches(expected: str, given: str | None) -> bool:
-    if given is None:
+def _secret_matches(expected: str, given: list[str]) -> bool:
+    """Exactly one secret header, equal to the bot's secret, compared in constant time.
+
+    Several headers are refused rather than picking one: which of them a proxy or the app
+    would read is not something a check should depend on. Header values arrive as text decoded
+    with surrogateescape, so non-ASCII bytes encode back to themselves instead of raising."""
+    if len(given) != 1:
         return False
     return hmac.compare_digest(
-        expected.encode("utf-8"), given.encode("utf-8", errors="surrogateescape")
+        expected.encode("utf-8"), given[0].encode("utf-8", errors="surrogateescape")
     )
+
+
+def _content_refusal(request: web.Request) -> str | None:
+    """Why the body's declared type or coding is not one we take, or None."""
+    charset = request.charset
+    if request.content_type != "application/json" or (
+        charset is not None and charset.lower() not in ("utf-8", "utf8")
+    ):
+        return "Content-Type must be application/json"
+    if _codings(request, hdrs.CONTENT_ENCODING) - {"identity"}:
+        return "Content-Encoding is not supported: send the body uncompressed"
+    if _codings(request, hdrs.TRANSFER_ENCODING) - {"chunked"}:
+        return "Transfer-Encoding other than chunked is not supported"
+    return None
+
+
+def _codings(request: web.Request, header: str) -> set[str]:
+    return {
+        coding.strip().lower()
+        for value in request.headers.getall(header, [])
+        for coding in value.split(",")
+        if coding.strip()
+    }
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes | None:
+    """The whole body, or None as soon as it grows over `limit` (what was read is dropped;
+    the rest is never buffered)."""
+    body = bytearray()
+    while chunk := await request.content.readany():
+        body.extend(chunk)
+        if len(body) > limit:
+            return None
+    return bytes(body)
 
 
 async def webhook(request: web.Request) -> web.Response:
@@ -238,20 +282,23 @@ async def webhook(request: web.Request) -> web.Response:
     if bot is None:
         return _answer(request, UNKNOWN_BOT, 404, "unknown bot")
     if bot.webhook_secret is not None and not _secret_matches(
-        bot.webhook_secret, request.headers.get(SECRET_HEADER)
+        bot.webhook_secret, request.headers.getall(SECRET_HEADER, [])
     ):
         return _answer(request, slug, 401, "missing or wrong secret token")
-    charset = request.charset
-    if request.content_type != "application/json" or (
-        charset is not None and charset.lower() not in ("utf-8", "utf8")
-    ):
-        return _answer(request, slug, 415, "Content-Type must be application/json")
+    refusal = _content_refusal(request)
+    if refusal is not None:
+        return _answer(request, slug, 415, refusal)
     limit = app[SETTINGS].max_body_bytes
     if request.content_length is not None and request.content_length > limit:
         return _answer(request, slug, 413, f"body over {limit} bytes")
     try:
-        raw = await request.read()
-    except web.HTTPRequestEntityTooLarge:
+        raw = await _read_body(request, limit)
+    except (ConnectionError, HttpProcessingError) as exc:
+        # The client went away or broke the framing mid-body: there is no whole request to
+        # answer, and nothing is stored. Not an error of ours, so no traceback.
+        log.info("request body incomplete: %s", type(exc).__name__, extra={"bot": slug})
+        return _answer(request, slug, 400, "request body incomplete")
+    if raw is None:
         return _answer(request, slug, 413, f"body over {limit} bytes")
     try:
         update = parse_update(raw)

@@ -21,6 +21,13 @@ BIGINT_MIN = -(2**63)
 BIGINT_MAX = 2**63 - 1
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 """PostgreSQL's jsonb refuses NUL characters and lone surrogates in strings."""
+NUMERIC_MAX_INTEGER_DIGITS = 131072
+NUMERIC_MAX_SCALE = 16383
+"""PostgreSQL's numeric (which holds every jsonb number) keeps up to 131072 digits before the
+decimal point and 16383 after it; a number outside that is refused by the INSERT."""
+NUMERIC_MAX_EXPONENT = (2**31 - 1) // 2
+"""numeric's input refuses an exponent beyond INT_MAX / 2 either way, even on zero."""
+_NUMBER = re.compile(r"-?(\d+)(?:\.(\d+))?(?:[eE]([-+]?\d+))?")
 
 
 class BadUpdate(ValueError):
@@ -39,6 +46,36 @@ def _refuse_constant(name: str) -> Any:
     raise BadUpdate(f"{name} is not valid JSON")
 
 
+def _float(token: str) -> float:
+    """A JSON number with a fraction or an exponent, refused when jsonb cannot hold it."""
+    if not _numeric_fits(token):
+        raise BadUpdate("body holds a number PostgreSQL's jsonb cannot hold")
+    return float(token)
+
+
+def _numeric_fits(token: str) -> bool:
+    match = _NUMBER.fullmatch(token)
+    if match is None:  # the JSON scanner only hands over numbers; be safe anyway
+        return False
+    whole, fraction, exponent_text = match.group(1), match.group(2) or "", match.group(3)
+    exponent = 0
+    if exponent_text is not None:
+        significant = exponent_text.lstrip("+-").lstrip("0") or "0"
+        if len(significant) > 12:
+            return False
+        exponent = -int(significant) if exponent_text.startswith("-") else int(significant)
+        if abs(exponent) > NUMERIC_MAX_EXPONENT:
+            return False
+    if len(fraction) - exponent > NUMERIC_MAX_SCALE:
+        return False
+    digits = (whole + fraction).lstrip("0")
+    if not digits:
+        return True  # zero: its exponent only sets the scale, checked above
+    # the power of ten of the leading nonzero digit
+    leading = len(whole) - 1 - (len(whole + fraction) - len(digits)) + exponent
+    return leading < NUMERIC_MAX_INTEGER_DIGITS
+
+
 def parse_update(raw: bytes) -> Update:
     """Parse and check a webhook body; raise `BadUpdate` for anything we must not enqueue."""
     try:
@@ -46,11 +83,14 @@ def parse_update(raw: bytes) -> Update:
     except UnicodeDecodeError:
         raise BadUpdate("body is not UTF-8") from None
     try:
-        body = json.loads(text, parse_constant=_refuse_constant)
+        body = json.loads(text, parse_constant=_refuse_constant, parse_float=_float)
     except BadUpdate:
         raise
-    except (ValueError, RecursionError) as exc:
-        raise BadUpdate(f"body is not JSON ({type(exc).__name__})") from None
+    except RecursionError:
+        raise BadUpdate("body is not JSON we can read: nested too deeply") from None
+    except ValueError as exc:
+        # JSONDecodeError says where (never what); an integer over Python's digit limit says so
+        raise BadUpdate(f"body is not JSON we can read: {str(exc)[:200]}") from None
     if not isinstance(body, dict):
         raise BadUpdate("body is not a JSON object")
     update_id = body.get("update_id")
