@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help run test lint typecheck unit integration cluster-tools cluster bench e2e clean
+.PHONY: help run test lint typecheck unit integration cluster-tools cluster bench e2e docs clean
 
 help:
 	@echo "make run            start a local gateway (embedded PostgreSQL, demo bot)"
@@ -12,6 +12,7 @@ help:
 	@echo "make bench          benchmarks: ratios against baselines, results in .cache/bench/"
 	@echo "make cluster-tools  build kube-apiserver, etcd, kube-controller-manager, helm, kind"
 	@echo "make e2e            the kind end-to-end suite (needs Docker)"
+	@echo "make docs           regenerate the README's reference sections from the code"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -58,6 +59,11 @@ bench: $(STAMP)
 # Go to build it) it prints one line saying what is missing and exits 0.
 e2e: $(STAMP)
 	bash scripts/e2e.sh $(PYTEST_ARGS)
+
+# The README's reference sections (BotGateway fields, environment, bots file, metrics) are
+# generated from the code; tests/unit/test_readme_reference.py fails when they are stale.
+docs: $(STAMP)
+	$(BIN)/python -m botgateway.reference --write README.md
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -46,6 +46,7 @@ def _secret_ref(description: str, default_key: str) -> Schema:
 def _bot() -> Schema:
     return {
         "type": "object",
+        "description": "One Telegram bot served by this gateway.",
         "required": ["slug", "tokenSecretRef", "handler"],
         "properties": {
             "slug": _str(
@@ -67,7 +68,8 @@ def _bot() -> Schema:
             ),
             "handler": {
                 "type": "object",
-                "description": "What the worker does with each update (DESIGN §3).",
+                "description": "What the worker does with each update; a plugin handler may "
+                "add its own fields.",
                 "required": ["type"],
                 "x-kubernetes-preserve-unknown-fields": True,
                 "properties": {
@@ -102,7 +104,7 @@ def _bot() -> Schema:
                 "description": "Update types Telegram sends (setWebhook allowed_updates); "
                 "all but chat_member when absent.",
                 "maxItems": 32,
-                "items": {"type": "string", "maxLength": 64},
+                "items": {"type": "string", "maxLength": 64, "description": "An update type."},
             },
             "chatOrdering": _bool(
                 "Handle one chat's updates one at a time, in update_id order.", False
@@ -114,6 +116,7 @@ def _bot() -> Schema:
 def _spec_schema() -> Schema:
     return {
         "type": "object",
+        "description": "The desired gateway.",
         "required": ["database", "bots"],
         "x-kubernetes-validations": [
             {
@@ -132,6 +135,7 @@ def _spec_schema() -> Schema:
             },
             "database": {
                 "type": "object",
+                "description": "The PostgreSQL database holding the gateway_jobs queue.",
                 "required": ["secretRef"],
                 "properties": {
                     "secretRef": _secret_ref(
@@ -141,6 +145,7 @@ def _spec_schema() -> Schema:
             },
             "bots": {
                 "type": "array",
+                "description": "The bots this gateway serves, each at /webhook/{slug}.",
                 "minItems": 1,
                 "maxItems": MAX_BOTS,
                 "items": _bot(),
@@ -162,13 +167,14 @@ def _spec_schema() -> Schema:
                     "tlsSecretName": _str("Secret with the TLS certificate.", maxLength=253),
                     "annotations": {
                         "type": "object",
-                        "additionalProperties": {"type": "string"},
+                        "additionalProperties": {"type": "string", "description": "A value."},
                         "description": "Extra annotations on the Ingress.",
                     },
                 },
             },
             "webhook": {
                 "type": "object",
+                "description": "Registration of each bot's webhook with Telegram (setWebhook).",
                 "default": {},
                 "properties": {
                     "register": _bool("Register each bot's webhook with Telegram.", True),
@@ -193,6 +199,7 @@ def _spec_schema() -> Schema:
             },
             "worker": {
                 "type": "object",
+                "description": "How the gateway pods process jobs.",
                 "default": {},
                 "properties": {
                     "concurrency": _int(
@@ -241,17 +248,26 @@ def _spec_schema() -> Schema:
             },
             "janitor": {
                 "type": "object",
+                "description": "The janitor CronJob: recovers stuck jobs, purges old done jobs.",
                 "default": {},
                 "properties": {
                     "enabled": _bool("Run the janitor CronJob.", True),
                     "schedule": _str(
-                        "Cron schedule.", default="*/15 * * * *", minLength=9, maxLength=100
+                        "Cron schedule of the janitor CronJob.",
+                        default="*/15 * * * *",
+                        minLength=9,
+                        maxLength=100,
                     ),
                     "doneRetention": _str(
-                        "QUEUE_DONE_RETENTION.", default="168h", pattern=GO_DURATION
+                        "How long done jobs are kept (QUEUE_DONE_RETENTION), a Go duration.",
+                        default="168h",
+                        pattern=GO_DURATION,
                     ),
                     "stuckTimeout": _str(
-                        "QUEUE_STUCK_TIMEOUT.", default="30m", pattern=GO_DURATION
+                        "How long a running job may go without a heartbeat before it counts as "
+                        "stuck (QUEUE_STUCK_TIMEOUT), a Go duration.",
+                        default="30m",
+                        pattern=GO_DURATION,
                     ),
                     "startingDeadlineSeconds": _int(
                         "Skip a run that could not start within this.", default=300, minimum=10
@@ -290,39 +306,53 @@ def _spec_schema() -> Schema:
 def _status_schema() -> Schema:
     return {
         "type": "object",
+        "description": "What the operator observed; written by the operator only.",
         "x-kubernetes-preserve-unknown-fields": True,
         "properties": {
-            "observedGeneration": {"type": "integer"},
-            "replicas": {"type": "integer"},
+            "observedGeneration": _int("The metadata.generation this status describes."),
+            "replicas": _int("Gateway replicas the operator set."),
             "conditions": {
                 "type": "array",
+                "description": "Ready, WebhookRegistered, QueueHealthy and Available.",
                 "items": {
                     "type": "object",
+                    "description": "One condition.",
                     "x-kubernetes-preserve-unknown-fields": True,
                     "required": ["type", "status"],
                     "properties": {
-                        "type": {"type": "string"},
-                        "status": {"type": "string"},
-                        "reason": {"type": "string"},
-                        "message": {"type": "string"},
-                        "lastTransitionTime": {"type": "string"},
-                        "observedGeneration": {"type": "integer"},
+                        "type": _str("The condition's name."),
+                        "status": _str("True, False or Unknown."),
+                        "reason": _str("One CamelCase word saying why."),
+                        "message": _str("A readable explanation."),
+                        "lastTransitionTime": _str("When status last changed."),
+                        "observedGeneration": _int("The generation this condition describes."),
                     },
                 },
             },
             "queue": {
                 "type": "object",
+                "description": "Queue depth of this gateway's bots.",
                 "x-kubernetes-preserve-unknown-fields": True,
                 "properties": {
-                    "pending": {"type": "integer"},
-                    "running": {"type": "integer"},
-                    "dead": {"type": "integer"},
-                    "oldestPendingSeconds": {"type": "number"},
+                    "pending": _int("Pending jobs."),
+                    "running": _int("Running jobs."),
+                    "dead": _int("Dead jobs (failed every attempt)."),
+                    "oldestPendingSeconds": {
+                        "type": "number",
+                        "description": "Age of the oldest due pending job.",
+                    },
                 },
             },
             "webhooks": {
                 "type": "array",
-                "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                "description": "Each bot's webhook: slug, url, registered, Telegram's "
+                "pendingUpdateCount, lastErrorMessage and lastErrorDate, or the error of the "
+                "last call.",
+                "items": {
+                    "type": "object",
+                    "description": "One bot's webhook as Telegram reports it.",
+                    "x-kubernetes-preserve-unknown-fields": True,
+                },
             },
         },
     }
@@ -343,10 +373,13 @@ def _fix_keys(node: Any) -> Any:
 def crd() -> dict[str, Any]:
     schema: Schema = {
         "type": "object",
+        "description": "A Telegram bot gateway: webhook, durable job queue and workers, which "
+        "the operator runs and registers with Telegram.",
         "required": ["spec"],
         "properties": {
-            "apiVersion": {"type": "string"},
-            "kind": {"type": "string"},
+            "apiVersion": _str("botgateway.dev/v1alpha1."),
+            "kind": _str("BotGateway."),
+            # the API server refuses anything but `type` here (metadata is implicit)
             "metadata": {"type": "object"},
             "spec": _spec_schema(),
             "status": _status_schema(),

@@ -1,0 +1,237 @@
+"""The README's generated reference sections agree with the code, and the derivation behind
+them finds what the code really reads."""
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from botgateway import reference
+from botgateway.queue import QueueSettings
+from botgateway.reference import (
+    DriftError,
+    EnvDoc,
+    EnvRead,
+    EnvVar,
+    Recorded,
+    RecordingEnv,
+    check_env_docs,
+    derive_env,
+    record,
+    scan_env_reads,
+    schema_fields,
+    update,
+)
+
+pytestmark = pytest.mark.unit
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_readme_is_up_to_date() -> None:
+    text = README.read_text("utf-8")
+    assert update(text) == text, "README.md is out of date: run make docs"
+
+
+def test_every_metric_the_readme_names_exists() -> None:
+    known = {m.name for m in reference.metric_docs()}
+    series = known | {
+        f"{m.name}{suffix}"
+        for m in reference.metric_docs()
+        if m.type == "histogram"
+        for suffix in ("_bucket", "_sum", "_count")
+    }
+    named = set(re.findall(r"(?<![-\w])botgateway_[a-z_]+", README.read_text("utf-8")))
+    assert named, "the README names no metric"
+    assert named <= series, f"README names metrics the service does not have: {named - series}"
+
+
+# -- the environment ------------------------------------------------------------------------
+
+
+def test_recording_env_records_names_and_offered_defaults() -> None:
+    env = RecordingEnv({"A": "1"})
+    assert env.get("A", "x") == "1"
+    assert env.get("B", "2") == "2"
+    assert env.get("C") is None
+    assert env["A"] == "1"
+    with pytest.raises(KeyError):
+        env["D"]
+    assert "E" not in env
+    assert env.reads == {"A": "x", "B": "2", "C": None, "D": None, "E": None}
+    assert dict(env) == {"A": "1"}
+
+
+def test_record_finds_defaults_and_required_variables() -> None:
+    recorded = record(QueueSettings.from_env)
+    assert recorded.required == {"DATABASE_URL"}
+    assert recorded.reads["QUEUE_BACKOFF"] == "30s,2m,10m,1h"
+    assert recorded.reads["QUEUE_DONE_RETENTION"] == "168h"
+    assert next(iter(recorded.reads)) == "DATABASE_URL"
+
+
+def test_scan_finds_literal_reads_of_the_environment() -> None:
+    source = """
+import os
+a = os.environ.get("ALPHA", "1")
+b = os.getenv("BETA")
+c = env["GAMMA"]
+d = self.env.get("DELTA", "")
+env["ASSIGNED"] = "x"
+e = os.environ.get(name, "x")
+f = settings.get("NOT_ENV", "x")
+g = os.environ.get("lowercase")
+"""
+    found = {(r.name, r.default) for r in scan_env_reads(source, "m.py")}
+    assert found == {("ALPHA", "1"), ("BETA", None), ("GAMMA", None), ("DELTA", "")}
+
+
+def test_derive_env_groups_by_component() -> None:
+    recordings = {
+        "queue": Recorded({"DATABASE_URL": "", "QUEUE_X": "1h"}, frozenset({"DATABASE_URL"})),
+        "service": Recorded({"DATABASE_URL": "", "SERVICE_X": "2"}, frozenset()),
+        "operator": Recorded({"SHARED": ""}, frozenset()),
+    }
+    scanned = [
+        EnvRead("LOG_LEVEL", "cli.py", "INFO"),
+        EnvRead("LOG_LEVEL", "service/commands.py", "INFO"),
+        EnvRead("DEV_DIR", "service/dev.py", None),
+        EnvRead("DATABASE_URL", "service/dev.py", ""),
+        EnvRead("OP_ONLY", "operator/commands.py", "x"),
+    ]
+    found = {(v.component, v.name): v for v in derive_env(recordings, scanned)}
+    assert set(found) == {
+        ("queue", "DATABASE_URL"),
+        ("queue", "QUEUE_X"),
+        ("service", "SERVICE_X"),
+        ("operator", "SHARED"),
+        ("all", "LOG_LEVEL"),
+        ("service", "DEV_DIR"),
+        ("operator", "OP_ONLY"),
+    }
+    assert found[("queue", "DATABASE_URL")].required
+    assert found[("all", "LOG_LEVEL")].default == "INFO"
+
+
+def test_the_real_code_reads_what_the_readme_documents() -> None:
+    found = {(v.component, v.name) for v in reference.environment_variables()}
+    assert ("queue", "QUEUE_STUCK_TIMEOUT") in found
+    assert ("service", "BOTGATEWAY_MAX_BODY_BYTES") in found
+    assert ("operator", "BOTGATEWAY_NAMESPACES") in found  # read by the command, not settings
+    assert ("all", "LOG_LEVEL") in found
+
+
+def test_undocumented_and_stale_variables_are_refused() -> None:
+    variables = [EnvVar("service", "NEW_KNOB", "1")]
+    docs = {("service", "OLD_KNOB"): EnvDoc("gone")}
+    with pytest.raises(DriftError) as caught:
+        check_env_docs(variables, docs)
+    assert "NEW_KNOB is read by the service code but has no description" in str(caught.value)
+    assert "OLD_KNOB is described for the service but no longer read" in str(caught.value)
+
+
+def test_a_fallback_may_not_hide_a_default_of_the_code() -> None:
+    with pytest.raises(DriftError, match="drop the fallback"):
+        check_env_docs([EnvVar("operator", "X", "5s")], {("operator", "X"): EnvDoc("x", "9s")})
+
+
+# -- the bots file --------------------------------------------------------------------------
+
+
+def test_bot_fields_come_from_the_parser() -> None:
+    fields = {f.path: f for f in reference.bot_fields()}
+    assert set(fields) == set(reference.BOT_DOCS)
+    assert {p for p, f in fields.items() if f.required and not f.alternatives} == {
+        "slug",
+        "handler",
+        "handler.type",
+        "handler.url",
+    }
+    assert fields["token"].alternatives == ("token", "tokenFile", "tokenEnv")
+    assert fields["tokenEnv"].required
+    assert not fields["webhookSecretFile"].required
+    assert fields["chatOrdering"].default is False
+    assert fields["handler.timeoutSeconds"].default == 10
+    assert fields["handler.url"].forward_only
+    assert not fields["handler.type"].forward_only
+
+
+def test_undocumented_bot_fields_are_refused() -> None:
+    with pytest.raises(DriftError, match="no description"):
+        reference.check_bot_docs(reference.bot_fields(), {"slug": "x"})
+
+
+# -- the CRD --------------------------------------------------------------------------------
+
+
+def test_every_spec_and_status_field_is_described() -> None:
+    schema = reference.crd_schema()
+    paths = {f.path for f in schema_fields(schema["properties"]["spec"])}
+    assert {"bots[].handler.timeoutSeconds", "scaling.maxReplicas", "janitor.stuckTimeout"} <= (
+        paths
+    )
+    assert schema_fields(schema["properties"]["status"])
+
+
+def test_a_field_without_description_is_refused() -> None:
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {"a": {"type": "array", "items": {"properties": {"b": {"type": "string"}}}}},
+    }
+    schema["properties"]["a"]["description"] = "A list."
+    with pytest.raises(DriftError, match=r"a\[\]\.b has no description"):
+        schema_fields(schema)
+
+
+def test_constraints_and_rules_are_rendered() -> None:
+    text = reference.render_crd_spec()
+    assert "| `worker.concurrency` | `integer` | `32` | ≥ 1; ≤ 1024 |" in text
+    assert "`spec.scaling`: minReplicas must be less than or equal to maxReplicas" in text
+    assert "`<name>-webhook-secrets`" in text
+
+
+# -- the blocks -----------------------------------------------------------------------------
+
+
+def test_update_rewrites_blocks_in_place() -> None:
+    blocks = {"one": lambda: "fresh\n", "two": lambda: "also"}
+    text = (
+        "intro\n<!-- generated: one -->\nstale\n<!-- end generated -->\nmiddle\n"
+        "<!-- generated: two -->\n<!-- end generated -->\nend\n"
+    )
+    assert update(text, blocks) == (
+        "intro\n<!-- generated: one -->\nfresh\n<!-- end generated -->\nmiddle\n"
+        "<!-- generated: two -->\nalso\n<!-- end generated -->\nend\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("<!-- generated: one -->\n<!-- end generated -->\n", "missing: two"),
+        (
+            "<!-- generated: one -->\n<!-- end generated -->\n"
+            "<!-- generated: two -->\n<!-- end generated -->\n"
+            "<!-- generated: nine -->\n<!-- end generated -->\n",
+            "unknown generated block 'nine'",
+        ),
+        (
+            "<!-- generated: one -->\n<!-- end generated -->\n<!-- generated: two -->\n",
+            "missing: two",
+        ),
+    ],
+)
+def test_update_refuses_broken_markers(text: str, problem: str) -> None:
+    with pytest.raises(DriftError, match=problem):
+        update(text, {"one": lambda: "x", "two": lambda: "y"})
+
+
+def test_check_mode_names_the_fix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    stale = tmp_path / "README.md"
+    text = README.read_text("utf-8")
+    stale.write_text(text.replace("<!-- end generated -->", "stale\n<!-- end generated -->", 1))
+    assert reference.main(["--check", str(stale)]) == 1
+    assert "is out of date: run make docs" in capsys.readouterr().err
+    assert reference.main(["--write", str(stale)]) == 0
+    assert stale.read_text("utf-8") == text
