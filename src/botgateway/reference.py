@@ -471,6 +471,9 @@ ENV_DOCS: dict[tuple[str, str], EnvDoc] = {
     ("service", "BOTGATEWAY_MAX_BODY_BYTES"): EnvDoc(
         "Webhook body limit in bytes (413 above it); at least 1024."
     ),
+    ("service", "BOTGATEWAY_BODY_TIMEOUT"): EnvDoc(
+        "How long a webhook body may take to arrive after its headers (408 after it)."
+    ),
     ("service", "DATABASE_POOL_SIZE"): EnvDoc("PostgreSQL connections per process; at least 2."),
     ("service", "LOG_FORMAT"): EnvDoc("`text`, or `json` for one JSON object per line."),
     ("service", "BOTGATEWAY_DEV_DIR"): EnvDoc(

@@ -17,6 +17,7 @@ import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
 from aiohttp.http_exceptions import HttpProcessingError
@@ -371,6 +372,15 @@ def _cases() -> Iterator[Case]:
         half_close=True,
     )
     yield Case(
+        "body-stalls-mid-body",
+        http_request(b"", content_length=1000, headers=expect),
+        [100, 408],
+        "a client that stops sending mid-body is answered after BOTGATEWAY_BODY_TIMEOUT"
+        " (with Connection: close; aiohttp then lingers a while for the rest)",
+        after_continue=b'{"update_id": 1, "x": "',
+        keeps_open=True,
+    )
+    yield Case(
         "content-length-long-then-eof-mid-body",
         http_request(b"", content_length=1000, headers=expect),
         [100],
@@ -529,11 +539,13 @@ def _cases() -> Iterator[Case]:
 
 
 CASES = list(_cases())
+BODY_TIMEOUT = timedelta(seconds=1)
+"""Short, so the stalled-body rows answer quickly."""
 
 
 @pytest.fixture(scope="module")
 def harness(postgres: TestPostgres) -> Iterator[ServiceHarness]:
-    with shared_service(postgres) as h:
+    with shared_service(postgres, body_timeout=BODY_TIMEOUT) as h:
         yield h
 
 

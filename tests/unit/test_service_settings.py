@@ -33,6 +33,7 @@ def test_overrides(env: dict[str, str]) -> None:
         WORKER_CONCURRENCY="4",
         WORKER_SHUTDOWN_GRACE="1m30s",
         BOTGATEWAY_MAX_BODY_BYTES="2048",
+        BOTGATEWAY_BODY_TIMEOUT="2500ms",
         LOG_FORMAT="JSON",
         QUEUE_BACKOFF="100ms",
     )
@@ -41,6 +42,7 @@ def test_overrides(env: dict[str, str]) -> None:
     assert settings.worker_concurrency == 4
     assert settings.shutdown_grace == timedelta(seconds=90)
     assert settings.max_body_bytes == 2048
+    assert settings.body_timeout == timedelta(milliseconds=2500)
     assert settings.log_format == "json"
     assert settings.queue.backoff == (timedelta(milliseconds=100),)
 
@@ -54,6 +56,8 @@ def test_overrides(env: dict[str, str]) -> None:
         ("WORKER_SHUTDOWN_GRACE", "20"),
         ("BOTGATEWAY_MAX_BODY_BYTES", "1e6"),
         ("BOTGATEWAY_MAX_BODY_BYTES", "10"),
+        ("BOTGATEWAY_BODY_TIMEOUT", "0s"),
+        ("BOTGATEWAY_BODY_TIMEOUT", "10"),
         ("DATABASE_POOL_SIZE", "1"),
         ("LOG_FORMAT", "xml"),
         ("QUEUE_MAX_ATTEMPTS", "0"),

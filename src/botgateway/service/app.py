@@ -292,7 +292,10 @@ async def webhook(request: web.Request) -> web.Response:
     if request.content_length is not None and request.content_length > limit:
         return _answer(request, slug, 413, f"body over {limit} bytes")
     try:
-        raw = await _read_body(request, limit)
+        async with asyncio.timeout(app[SETTINGS].body_timeout.total_seconds()):
+            raw = await _read_body(request, limit)
+    except TimeoutError:
+        return _answer(request, slug, 408, "request body not received in time")
     except (ConnectionError, HttpProcessingError) as exc:
         # The client went away or broke the framing mid-body: there is no whole request to
         # answer, and nothing is stored. Not an error of ours, so no traceback.

@@ -36,6 +36,9 @@ class ServiceSettings:
     worker_concurrency: int = 32
     shutdown_grace: timedelta = timedelta(seconds=20)
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    body_timeout: timedelta = timedelta(seconds=10)
+    """How long a webhook body may take to arrive once its headers have: a client that stalls
+    mid-body gets 408 instead of holding a connection and a handler for ever."""
     database_pool_size: int = 10
     log_format: LogFormat = "text"
     retry_after_seconds: int = 5
@@ -80,6 +83,7 @@ class ServiceSettings:
             max_body_bytes=_int(
                 env, "BOTGATEWAY_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, minimum=1024
             ),
+            body_timeout=_duration(env, "BOTGATEWAY_BODY_TIMEOUT", "10s", positive=True),
             database_pool_size=_int(env, "DATABASE_POOL_SIZE", 10, minimum=2),
             log_format=_log_format(env),
         )
@@ -106,12 +110,17 @@ def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> in
     return value
 
 
-def _duration(env: Mapping[str, str], name: str, default: str) -> timedelta:
+def _duration(
+    env: Mapping[str, str], name: str, default: str, *, positive: bool = False
+) -> timedelta:
     raw = env.get(name, default)
     try:
-        return parse_duration(raw)
+        value = parse_duration(raw)
     except ValueError:
         raise SettingsError(name, raw, "a Go duration such as 20s or 1m30s") from None
+    if positive and value <= timedelta(0):
+        raise SettingsError(name, raw, "a duration greater than zero")
+    return value
 
 
 def _http_url(env: Mapping[str, str], name: str, default: str) -> str:
