@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help run test lint typecheck unit integration cluster-tools cluster bench e2e docs clean
+.PHONY: help run test lint typecheck unit integration cluster-tools cluster bench e2e docs reliability clean
 
 help:
 	@echo "make run            start a local gateway (embedded PostgreSQL, demo bot)"
@@ -12,6 +12,7 @@ help:
 	@echo "make bench          benchmarks: ratios against baselines, results in .cache/bench/"
 	@echo "make cluster-tools  build kube-apiserver, etcd, kube-controller-manager, helm, kind"
 	@echo "make e2e            the kind end-to-end suite (needs Docker)"
+	@echo "make reliability    kill workers and restart PostgreSQL under load; no update may be lost"
 	@echo "make docs           regenerate the README's reference sections from the code"
 
 $(STAMP): pyproject.toml
@@ -59,6 +60,12 @@ bench: $(STAMP)
 # Go to build it) it prints one line saying what is missing and exits 0.
 e2e: $(STAMP)
 	bash scripts/e2e.sh $(PYTEST_ARGS)
+
+# Real webhook and worker processes under load while workers are SIGKILLed and PostgreSQL
+# restarts; prints the figures, exits 1 when an update was lost (tests/reliability/).
+# make reliability RELIABILITY_ARGS='--duration 300 --rate 200'
+reliability: $(STAMP)
+	$(BIN)/python -m tests.reliability $(RELIABILITY_ARGS)
 
 # The README's reference sections (BotGateway fields, environment, bots file, metrics) are
 # generated from the code; tests/unit/test_readme_reference.py fails when they are stale.

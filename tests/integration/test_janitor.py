@@ -68,7 +68,14 @@ async def test_job_that_crashes_every_worker_ends_dead_not_looping(
     settings = settings_for(store, max_attempts=3)
     await enqueue(store, 1)
     for attempt in (1, 2, 3):
-        [job] = await store.claim(f"pod-{attempt}", 1, SHORT_LEASE)
+        # Once recovered, the job is isolated: it is only handed out alone.
+        if attempt == 1:
+            [job] = await store.claim(f"pod-{attempt}", 1, SHORT_LEASE)
+        else:
+            assert await store.claim(f"pod-{attempt}", 1, SHORT_LEASE) == []
+            isolated = await store.claim_isolated(f"pod-{attempt}", SHORT_LEASE)
+            assert isolated is not None
+            job = isolated
         assert job.attempts == attempt
         await eventually(lambda: lease_expired(rows), what="the lease to expire")
         result = await run_once(store, settings)
@@ -76,6 +83,7 @@ async def test_job_that_crashes_every_worker_ends_dead_not_looping(
     assert await rows.status_of(job.id) == "dead"
     assert "no attempts left" in (await rows.job(job.id))["last_error"]
     assert await store.claim("pod-4", 1, SHORT_LEASE) == []
+    assert await store.claim_isolated("pod-4", SHORT_LEASE) is None
 
 
 async def test_leaseless_seed_style_running_job_is_recovered_after_the_timeout(

@@ -64,6 +64,30 @@ async def test_claim_takes_oldest_due_jobs_and_leases_them(store: Store, rows: R
     ] * 3
 
 
+async def test_claim_takes_only_the_bots_the_worker_serves(store: Store, rows: Rows) -> None:
+    """Gateways with different bots may share one database: none takes the other's jobs."""
+    await store.enqueue_many([update(i, slug=slug) for i in (1, 2) for slug in ("a", "b", "c")])
+    mine = await store.claim("worker-ab", 10, LEASE, bots={"a", "b"})
+    assert sorted((j.bot_slug, j.update_id) for j in mine) == [
+        ("a", 1),
+        ("a", 2),
+        ("b", 1),
+        ("b", 2),
+    ]
+    assert await store.claim("worker-b", 10, LEASE, bots={"b"}) == []
+    assert await store.claim("worker-none", 10, LEASE, bots=set()) == []
+    assert [(j.bot_slug, j.update_id) for j in await store.claim("any", 10, LEASE)] == [
+        ("c", 1),
+        ("c", 2),
+    ]
+    await rows.execute("UPDATE gateway_jobs SET status = 'pending', isolated = true")
+    assert not await store.isolated_due(bots={"d"})
+    assert await store.isolated_due(bots={"c"})
+    isolated = await store.claim_isolated("worker-c", LEASE, bots={"c"})
+    assert isolated is not None
+    assert isolated.bot_slug == "c"
+
+
 async def test_claim_hands_the_payload_back_as_stored(store: Store) -> None:
     body = {"update_id": 9, "message": {"text": "שלום 👋", "chat": {"id": -1001234567890}}}
     await store.enqueue(NewJob("support", "forward", 9, json.dumps(body, ensure_ascii=False)))

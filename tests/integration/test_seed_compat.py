@@ -300,7 +300,10 @@ async def test_seed_popped_job_left_stale_is_recovered_by_our_janitor(
     assert (row["status"], row["attempts"]) == ("pending", 1)
     assert "worker lost" in row["last_error"]
     assert await rows.status_of(fresh.id) == "running"
-    (again,) = await store.claim("ours", 10, timedelta(seconds=30))
+    # Taken back from a lost worker, it is handed out alone (claim_isolated), not in a batch.
+    assert await store.claim("ours", 10, timedelta(seconds=30)) == []
+    again = await store.claim_isolated("ours", timedelta(seconds=30))
+    assert again is not None
     assert (again.id, again.attempts) == (stale.id, 2)
 
 

@@ -42,3 +42,28 @@ async def test_update_is_accepted_once_and_forwarded_json_equal(
     assert received.headers["X-Botgateway-Update-Id"] == str(update["update_id"])
     # the text survives byte for byte inside the JSON (no escaping of emoji or RTL runs)
     assert json.loads(received.body.decode("utf-8")) == json.loads(raw.decode("utf-8"))
+
+
+async def test_gateways_with_different_bots_share_one_database(
+    database_url: str, backend: Backend
+) -> None:
+    """Each worker claims only the jobs of its own bots: neither dead-letters the other's."""
+    first = settings_for(database_url, forward_bot("first", backend.url))
+    second = settings_for(database_url, forward_bot("second", backend.url))
+    async with running(first) as one, aiohttp.ClientSession() as http:
+        for update_id in range(1, 21):
+            assert (
+                await post(http, f"{one.url}/webhook/first", {"update_id": update_id})
+            ).status == 200
+        async with running(second) as two:
+            for update_id in range(1, 21):
+                answer = await post(http, f"{two.url}/webhook/second", {"update_id": update_id})
+                assert answer.status == 200
+
+            async def all_done() -> bool:
+                return await count(database_url, "status IN ('done', 'dead')") == 40
+
+            await wait_until(all_done, message="40 jobs settled")
+    assert await count(database_url, "status = 'dead'") == 0
+    by_bot = sorted((r.headers["X-Botgateway-Bot"], r.update_id) for r in backend.received)
+    assert by_bot == sorted((bot, i) for bot in ("first", "second") for i in range(1, 21))

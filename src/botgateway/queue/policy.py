@@ -1,4 +1,5 @@
-"""Pure queue decisions: backoff, jitter, fail-or-dead, recover-or-dead. No I/O, no clock."""
+"""Pure queue decisions: backoff, jitter, fail-or-dead, recover-or-dead, what to claim next.
+No I/O, no clock."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -104,3 +105,47 @@ def lease_seconds(stuck_timeout: timedelta) -> float:
     """A claim or heartbeat leases a job for the stuck timeout: that is how long a job may go
     without a heartbeat before the janitor may take it back."""
     return stuck_timeout.total_seconds()
+
+
+@dataclass(frozen=True)
+class ClaimBatch:
+    limit: int
+
+
+@dataclass(frozen=True)
+class ClaimIsolated:
+    """Claim one isolated job, to run alone."""
+
+
+@dataclass(frozen=True)
+class WaitForSlot:
+    """Claim nothing until a held job settles."""
+
+
+ClaimPlan = ClaimBatch | ClaimIsolated | WaitForSlot
+
+
+def plan_claim(
+    *,
+    in_flight: int,
+    concurrency: int,
+    batch_size: int,
+    running_isolated: bool,
+    isolated_waiting: bool,
+) -> ClaimPlan:
+    """What a worker claims next.
+
+    A job taken back from a lost worker may be what killed it. Claimed in a batch again, it
+    would take its batch-mates down with it on every crash, and each recovery charges them an
+    attempt, so innocent jobs would be dead-lettered with a poison one. So such a job runs
+    alone: only a worker holding nothing claims it, and claims nothing else until it settles.
+    A busy worker that knows one is waiting stops claiming and drains, so a steady stream of
+    other jobs cannot starve it."""
+    if running_isolated:
+        return WaitForSlot()
+    if isolated_waiting:
+        return ClaimIsolated() if in_flight == 0 else WaitForSlot()
+    free = concurrency - in_flight
+    if free <= 0:
+        return WaitForSlot()
+    return ClaimBatch(min(free, batch_size))

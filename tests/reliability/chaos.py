@@ -1,0 +1,78 @@
+"""What dies during a run: worker processes, SIGKILLed at random moments (the supervisor starts
+them again), and PostgreSQL, restarted once."""
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass
+
+from tests.support.postgres import TestPostgres
+
+from .gateway import Gateway, jobs_held_by
+
+
+@dataclass(frozen=True)
+class Outage:
+    started: float
+    ended: float
+    """time.monotonic() when PostgreSQL was stopped, and when it answered again."""
+
+    @property
+    def seconds(self) -> float:
+        return self.ended - self.started
+
+
+async def kill_workers(
+    gateway: Gateway, rng: random.Random, every: tuple[float, float], stop: asyncio.Event
+) -> None:
+    """SIGKILL a random live worker after a random pause in `every`, until `stop`."""
+    while True:
+        try:
+            await asyncio.wait_for(stop.wait(), rng.uniform(*every))
+            return
+        except TimeoutError:
+            pass
+        alive = [w for w in gateway.workers if gateway.supervisor.alive(w)]
+        if not alive:
+            continue
+        victim = rng.choice(alive)
+        assert victim.pid is not None
+        held = await jobs_held_by(gateway.database_url, victim.pid)
+        if gateway.supervisor.alive(victim):
+            gateway.supervisor.kill(victim, jobs_held=held)
+
+
+async def kill_webhook_at(gateway: Gateway, delay: float, stop: asyncio.Event) -> int:
+    """SIGKILL the webhook once, mid-request for some updates: those were not answered 200, so
+    Telegram delivers them again once the supervisor has it back. Returns the kills (0 or 1)."""
+    try:
+        await asyncio.wait_for(stop.wait(), delay)
+        return 0
+    except TimeoutError:
+        pass
+    assert gateway.webhook is not None
+    if not gateway.supervisor.alive(gateway.webhook):
+        return 0
+    gateway.supervisor.kill(gateway.webhook)
+    return 1
+
+
+async def restart_postgres(pg: TestPostgres, base_url: str) -> Outage:
+    """Stop (fast: clients are cut off) and start the server again; its URL must not change."""
+    started = time.monotonic()
+    await asyncio.to_thread(pg.stop)
+    await asyncio.to_thread(pg.start)
+    ended = time.monotonic()
+    if pg.server is not None and pg.server.get_uri("postgres") != base_url:
+        raise AssertionError("the PostgreSQL URL changed across the restart")
+    return Outage(started, ended)
+
+
+async def restart_postgres_at(
+    pg: TestPostgres, base_url: str, delay: float, stop: asyncio.Event
+) -> Outage | None:
+    try:
+        await asyncio.wait_for(stop.wait(), delay)
+        return None
+    except TimeoutError:
+        return await restart_postgres(pg, base_url)

@@ -1,0 +1,180 @@
+"""One reliability run: the gateway's processes, load through the webhook, workers killed and
+PostgreSQL restarted meanwhile, then a drained queue and the figures."""
+
+import asyncio
+import json
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.support.backend import Answer, Backend
+from tests.support.postgres import TestPostgres
+from tests.support.waiting import eventually
+
+from .chaos import Outage, kill_webhook_at, kill_workers, restart_postgres_at
+from .gateway import SECRET, TOKEN, Gateway, GatewayConfig, unfinished
+from .loadgen import Telegram
+from .processes import LogBook
+from .report import Figures, lease_lapsed
+
+
+@dataclass(frozen=True)
+class Scenario:
+    duration_s: float = 60.0
+    rate: float = 150.0
+    workers: int = 3
+    concurrency: int = 8
+    stuck_timeout_s: float = 5.0
+    kill_every_s: tuple[float, float] = (2.0, 6.0)
+    restart_postgres: bool = True
+    kill_webhook: bool = True
+    seed: int = field(default_factory=lambda: random.randrange(1 << 30))
+    drain_timeout_s: float = 120.0
+    backend_latency_s: tuple[float, float] = (0.01, 0.15)
+    """A backend takes its time, so a killed worker usually holds jobs mid-delivery."""
+
+    def gateway_config(self, backend_url: str) -> GatewayConfig:
+        return GatewayConfig(
+            workers=self.workers,
+            concurrency=self.concurrency,
+            stuck_timeout_s=self.stuck_timeout_s,
+            handler={"type": "forward", "url": backend_url, "timeoutSeconds": 10},
+        )
+
+
+@dataclass
+class Outcome:
+    figures: Figures
+    janitor: str
+    exit_codes: dict[str, int | None]
+    log_dir: Path | None
+
+
+async def run_scenario(
+    scenario: Scenario,
+    pg: TestPostgres,
+    database_url: str,
+    workdir: Path,
+    *,
+    log_dir: Path | None = None,
+    progress: bool = False,
+) -> Outcome:
+    rng = random.Random(scenario.seed)
+    logs = LogBook(log_dir)
+    backend = Backend()
+    latency = random.Random(scenario.seed + 1)
+    backend.answer_for = lambda _: Answer(delay=latency.uniform(*scenario.backend_latency_s))
+    await backend.start()
+    gateway = Gateway(scenario.gateway_config(backend.url), database_url, workdir, logs)
+    outage: Outage | None = None
+    try:
+        await gateway.migrate()
+        await gateway.start()
+        say = print if progress else (lambda *_: None)
+        say(f"reliability: gateway up (seed {scenario.seed}); load for {scenario.duration_s:g} s")
+        async with Telegram(gateway.webhook_url, SECRET) as telegram:
+            stop = asyncio.Event()
+            chaos = asyncio.create_task(kill_workers(gateway, rng, scenario.kill_every_s, stop))
+            pg_restart = asyncio.create_task(
+                restart_postgres_at(
+                    pg,
+                    pg.base_url,
+                    rng.uniform(0.35, 0.65) * scenario.duration_s,
+                    stop if scenario.restart_postgres else asyncio.Event(),
+                )
+            )
+            webhook_kill = asyncio.create_task(
+                kill_webhook_at(
+                    gateway,
+                    rng.uniform(0.1, 0.3) * scenario.duration_s,
+                    stop if scenario.kill_webhook else asyncio.Event(),
+                )
+            )
+            load_started = time.monotonic()
+            sent = await telegram.run(rate=scenario.rate, first_id=1, duration=scenario.duration_s)
+            load_ended = time.monotonic()
+            stop.set()
+            await chaos
+            outage = await pg_restart
+            webhook_kills = await webhook_kill
+            say(f"reliability: {sent} updates sent; waiting for redeliveries and the queue")
+            await telegram.settle(timeout=60)
+        await eventually(
+            lambda: unfinished(database_url),
+            lambda n: n == 0,
+            timeout=scenario.drain_timeout_s,
+            interval=0.25,
+            what="no pending or running jobs",
+        )
+        janitor = await gateway.janitor_once()
+        totals = await gateway.job_totals()
+        exit_codes = await gateway.stop()
+    finally:
+        await gateway.stop()
+        await backend.stop()
+        logs.close()
+
+    config = gateway.config
+    deliveries = telegram.deliveries.values()
+    answers = telegram.answers()
+    accepted = {d.update_id for d in deliveries if d.accepted}
+    received = Counter(backend.update_ids())
+    kills = [k for k in gateway.supervisor.kills if k.name != "webhook"]
+    lapses = int(
+        outage is not None
+        and lease_lapsed(outage.seconds, config.stuck_timeout_s, config.heartbeat_s)
+    )
+    figures = Figures(
+        duration_s=scenario.duration_s,
+        rate=scenario.rate,
+        workers=scenario.workers,
+        concurrency=scenario.concurrency,
+        sent=len(telegram.deliveries),
+        posts=sum(answers.values()),
+        accepted=len(accepted),
+        answers_503=answers[503],
+        updates_503=sum(1 for d in deliveries if 503 in d.answers),
+        connection_errors=sum(n for a, n in answers.items() if isinstance(a, str)),
+        other_answers=sum(
+            n for a, n in answers.items() if isinstance(a, int) and a not in (200, 503)
+        ),
+        processed=len(received),
+        lost=len(accepted - set(received)),
+        unexpected=len(set(received) - set(telegram.deliveries)),
+        duplicated_updates=sum(1 for n in received.values() if n > 1),
+        extra_deliveries=sum(n - 1 for n in received.values()),
+        kills=len(kills),
+        kills_mid_load=sum(1 for k in kills if load_started < k.at < load_ended),
+        jobs_held_at_kills=sum(max(k.jobs_held, 0) for k in kills),
+        webhook_kills=webhook_kills,
+        postgres_restarts=int(outage is not None),
+        postgres_restarts_mid_load=int(
+            outage is not None and load_started < outage.started and outage.ended < load_ended
+        ),
+        outage_s=outage.seconds if outage is not None else 0.0,
+        lease_lapses=lapses,
+        pending=totals.get("pending", 0),
+        running=totals.get("running", 0),
+        done=totals.get("done", 0),
+        dead=totals.get("dead", 0),
+        log_lines=len(logs.lines),
+        token_lines=len(logs.containing(TOKEN)),
+        secret_lines=len(logs.containing(SECRET)),
+        non_json_lines=sum(
+            1
+            for line in logs.lines
+            if line.stream == "stderr"
+            and gateway.log_format_of(line.process) == "json"
+            and not _is_json(line.text)
+        ),
+    )
+    return Outcome(figures, janitor, exit_codes, log_dir)
+
+
+def _is_json(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
