@@ -2,10 +2,7 @@
 nothing running; tokens and secrets never reach its logs."""
 
 import asyncio
-import json
-import os
 import signal
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,38 +10,15 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.support import serve_process
 from tests.support.backend import Answer, Backend
+from tests.support.serve_process import ServeProcess
 from tests.support.service import count, post, rows, text_update, wait_until
 
 pytestmark = pytest.mark.integration
 
 TOKEN = "987654:SuperSecretToken_xyz"
 SECRET = "hook-secret-abc"
-
-
-class ServeProcess:
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
-        self.lines: list[str] = []
-        self.url = ""
-        self._reader = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        assert self.process.stderr is not None
-        while line := await self.process.stderr.readline():
-            text = line.decode("utf-8", "replace").rstrip("\n")
-            self.lines.append(text)
-            if not self.url and "serving on" in text:
-                self.url = json.loads(text)["message"].split("serving on ", 1)[1].split()[0]
-
-    async def wait(self, timeout: float) -> int:
-        code = await asyncio.wait_for(self.process.wait(), timeout)
-        await self._reader
-        return code
-
-    @property
-    def log(self) -> str:
-        return "\n".join(self.lines)
 
 
 @pytest.fixture
@@ -58,8 +32,7 @@ async def backend() -> AsyncIterator[Backend]:
 async def start_serve(
     tmp_path: Path, database_url: str, backend_url: str, grace: str
 ) -> ServeProcess:
-    config = tmp_path / "bots.yaml"
-    config.write_text(
+    bots_yaml = (
         "bots:\n"
         "  - slug: support\n"
         f"    token: '{TOKEN}'\n"
@@ -70,36 +43,12 @@ async def start_serve(
         "      timeoutSeconds: 30\n"
     )
     env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "BOTGATEWAY_CONFIG": str(config),
         "QUEUE_BACKOFF": "100ms",
         "WORKER_CONCURRENCY": "4",
         "WORKER_SHUTDOWN_GRACE": grace,
-        "LOG_FORMAT": "json",
         "LOG_LEVEL": "DEBUG",
     }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "botgateway.cli",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    serve = ServeProcess(process)
-    try:
-        await wait_until(lambda: bool(serve.url), message="serve to listen", timeout=30)
-    except AssertionError:
-        process.kill()
-        await serve.wait(10)
-        raise AssertionError(f"serve did not start:\n{serve.log}") from None
-    return serve
+    return await serve_process.start_serve(tmp_path, database_url, bots_yaml, env=env, role="all")
 
 
 async def test_sigterm_with_jobs_in_flight_loses_nothing(

@@ -41,16 +41,24 @@ class ServeProcess:
                 return int(line.split()[1])
         raise AssertionError(f"{field} not in /proc/{self.pid}/status")
 
-    async def stop(self, timeout: float = 20) -> int:
-        if self.process.returncode is None:
-            self.process.send_signal(signal.SIGTERM)
+    async def wait(self, timeout: float) -> int:
         code = await asyncio.wait_for(self.process.wait(), timeout)
         await self._reader
         return code
 
+    async def stop(self, timeout: float = 20) -> int:
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+        return await self.wait(timeout)
+
 
 async def start_serve(
-    tmp_path: Path, database_url: str, bots_yaml: str, *, env: dict[str, str] | None = None
+    tmp_path: Path,
+    database_url: str,
+    bots_yaml: str,
+    *,
+    env: dict[str, str] | None = None,
+    role: str = "webhook",
 ) -> ServeProcess:
     config = tmp_path / "bots.yaml"
     config.write_text(bots_yaml)
@@ -71,7 +79,7 @@ async def start_serve(
         "--port",
         "0",
         "--role",
-        "webhook",
+        role,
         env=full_env,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
