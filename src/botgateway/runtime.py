@@ -25,6 +25,7 @@ async def janitor_maintenance(
                 purged=result.purged,
                 recovered=result.recovered,
                 dead_lettered=result.dead_lettered,
+                purge_longest_batch_s=result.purge_longest_batch_s,
             )
         )
 

@@ -1,7 +1,8 @@
 """`make bench`: botgateway's queue and its running service against their baselines, on one
 PostgreSQL, in one run.
 
-    python -m tests.bench [--only queue|service] [--jobs N] [--drain-jobs N] [--tune]
+    python -m tests.bench [--only queue|service|purge] [--jobs N] [--drain-jobs N]
+                          [--purge-rows N] [--tune]
 
 Every figure of ours is printed beside its baseline measured in the same run (the machine may
 be busy with other work, so only same-run ratios mean anything), or beside its absolute target
@@ -23,8 +24,9 @@ from pathlib import Path
 
 from tests.support.postgres import test_postgres
 
-from . import procrastinate_bench, queue_bench, service_bench
+from . import procrastinate_bench, purge_bench, queue_bench, service_bench
 from .databases import Databases, settle
+from .purge_bench import PurgeResults, PurgeSetup
 from .queue_bench import DrainSetup
 from .report import Comparison, Row, Target, table, write_chart, write_json
 from .service_bench import Load, ServiceResults, ServiceSetup
@@ -54,7 +56,8 @@ TUNE_SETUPS = (
 )
 OUT_DIR = Path(".cache/bench")
 SERVICE = ServiceSetup()
-PARTS = ("queue", "service")
+PURGE = PurgeSetup()
+PARTS = ("queue", "service", "purge")
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ class Options:
     strict: bool
     parts: tuple[str, ...] = PARTS
     service: ServiceSetup = SERVICE
+    purge: PurgeSetup = PURGE
 
 
 def parse_args(argv: Sequence[str]) -> Options:
@@ -95,7 +99,7 @@ def parse_args(argv: Sequence[str]) -> Options:
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument(
-        "--only", choices=PARTS, help="measure only the queue or only the running service"
+        "--only", choices=PARTS, help="measure only the queue, the running service or the purge"
     )
     service = parser.add_argument_group("the running service (webhook ingest, latency, drain)")
     service.add_argument(
@@ -140,9 +144,24 @@ def parse_args(argv: Sequence[str]) -> Options:
         action="store_true",
         help="py-spy each service run (collapsed stacks in the service log directory)",
     )
+    purge = parser.add_argument_group("the janitor's purge under webhook load")
+    purge.add_argument(
+        "--purge-rows",
+        type=int,
+        default=PURGE.rows,
+        help="old done rows to purge, for the janitor and for the seed's DELETE",
+    )
+    purge.add_argument(
+        "--purge-rate",
+        type=float,
+        default=PURGE.rate,
+        help="updates/s into the webhook while it purges",
+    )
     args = parser.parse_args(argv)
-    if args.jobs < 1 or args.drain_jobs < 1:
-        parser.error("--jobs and --drain-jobs must be at least 1")
+    if args.jobs < 1 or args.drain_jobs < 1 or args.purge_rows < 1:
+        parser.error("--jobs, --drain-jobs and --purge-rows must be at least 1")
+    if args.purge_rate <= 0:
+        parser.error("--purge-rate must be positive")
     return Options(
         jobs=args.jobs,
         setup=DrainSetup(args.workers, args.concurrency, args.batch_size),
@@ -165,6 +184,12 @@ def parse_args(argv: Sequence[str]) -> Options:
             worker_concurrency=args.service_concurrency,
             log_level=args.service_log_level,
             profile=args.profile,
+        ),
+        purge=PurgeSetup(
+            rows=args.purge_rows,
+            rate=args.purge_rate,
+            connections=args.connections,
+            log_level=args.service_log_level,
         ),
     )
 
@@ -194,6 +219,90 @@ async def measure(dbs: Databases, opts: Options) -> tuple[dict[str, float], list
         service_results, service_rows = service_figures(measured, opts.service)
         results |= service_results
         rows += service_rows
+    if "purge" in opts.parts:
+        log_dir = opts.out / "service-logs"
+        purged = await purge_bench.measure(dbs, opts.purge, log_dir, say)
+        purge_results, purge_rows = purge_figures(purged, opts.purge)
+        results |= purge_results
+        rows += purge_rows
+    return results, rows
+
+
+def purge_figures(measured: PurgeResults, setup: PurgeSetup) -> tuple[dict[str, float], list[Row]]:
+    """The janitor's purge under load beside the same load quiet, and beside the seed's single
+    DELETE of the same rows under the same load."""
+    ours, seed = measured.ours, measured.seed
+    rate = f"{setup.rate:g}/s"
+    rows: list[Row] = [
+        Comparison(
+            "purge_p99_vs_quiet",
+            f"ingest p99 at {rate}: during janitor purge vs quiet",
+            ours.during.p99_ms,
+            ours.quiet.p99_ms,
+            unit="ms",
+            target=2,
+            at_most=True,
+        ),
+        Target(
+            "purge_max_lock_ms",
+            f"purge of {ours.purged.rows:,} rows: longest batch (row locks held)",
+            ours.purged.longest_lock_s * 1000,
+            "ms",
+            1000,
+            at_most=True,
+        ),
+        Comparison(
+            "purge_rate_vs_seed_delete",
+            "purge rate: janitor batches vs seed's one DELETE",
+            ours.rows_per_s,
+            seed.rows_per_s,
+            unit="rows/s",
+        ),
+        Comparison(
+            "purge_lock_vs_seed_delete",
+            "purge: longest lock held, janitor vs seed's one DELETE",
+            ours.purged.longest_lock_s * 1000,
+            seed.purged.longest_lock_s * 1000,
+            unit="ms",
+            at_most=True,
+        ),
+        Comparison(
+            "seed_delete_p99_vs_quiet",
+            f"ingest p99 at {rate}: during seed's one DELETE vs quiet",
+            seed.during.p99_ms,
+            seed.quiet.p99_ms,
+            unit="ms",
+            at_most=True,
+        ),
+    ]
+    results: dict[str, float] = {
+        "purge_ingest_rate_per_s": setup.rate,
+        "purge_rows_per_s": ours.rows_per_s,
+        "purge_max_lock_ms": ours.purged.longest_lock_s * 1000,
+    }
+    for prefix, run in (("purge", ours), ("seed_delete", seed)):
+        results |= {
+            f"{prefix}_rows": run.purged.rows,
+            f"{prefix}_seconds": run.seconds,
+            f"{prefix}_statements": run.purged.batches,
+            f"{prefix}_quiet_p50_ms": run.quiet.p50_ms,
+            f"{prefix}_quiet_p99_ms": run.quiet.p99_ms,
+            f"{prefix}_quiet_samples": run.quiet.samples,
+            f"{prefix}_during_p50_ms": run.during.p50_ms,
+            f"{prefix}_during_p99_ms": run.during.p99_ms,
+            f"{prefix}_during_max_ms": run.during.max_ms,
+            f"{prefix}_during_samples": run.during.samples,
+            f"{prefix}_lock_waits": len(run.waits.waits),
+            f"{prefix}_lock_waits_behind_purge": len(run.waits.behind_purge),
+            f"{prefix}_lock_wait_max_ms": run.waits.longest_ms,
+            f"{prefix}_server_cpu": run.cpu.server,
+            f"{prefix}_other_cpu": run.cpu.others,
+        }
+        if run.cpu.pg is not None:
+            results[f"{prefix}_pg_cpu"] = run.cpu.pg
+    results["seed_delete_rows_per_s"] = seed.rows_per_s
+    results["seed_delete_lock_ms"] = seed.purged.longest_lock_s * 1000
+    results |= {r.metric: r.ratio for r in rows if isinstance(r, Comparison)}
     return results, rows
 
 
@@ -418,6 +527,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"service: {svc.connections} connections, best of {svc.rounds} x {svc.seconds:g}s, "
             f"drain {svc.drain_jobs:,} jobs"
         )
+    if "purge" in opts.parts:
+        parts.append(f"purge: {opts.purge.rows:,} rows at {opts.purge.rate:g} updates/s")
     subtitle = f"{'; '.join(parts)}; one PostgreSQL, run took {elapsed:.0f}s"
     print()
     print(f"botgateway bench: {subtitle}")

@@ -20,6 +20,8 @@ class Comparison:
     unit: str = "jobs/s"
     target: float | None = None
     """The ratio we aim for; None when the row is informational."""
+    at_most: bool = False
+    """True when lower is better (a latency against its quiet value): met when ratio <= target."""
 
     @property
     def ratio(self) -> float:
@@ -27,7 +29,18 @@ class Comparison:
 
     @property
     def met(self) -> bool:
-        return self.target is None or self.ratio >= self.target
+        if self.target is None:
+            return True
+        return self.ratio <= self.target if self.at_most else self.ratio >= self.target
+
+    @property
+    def score(self) -> float:
+        """How far past the target, as a factor where >= 1 is met (for the chart)."""
+        if self.target is None:
+            return self.ratio
+        if self.at_most:
+            return self.target / self.ratio if self.ratio > 0 else math.inf
+        return self.ratio / self.target
 
 
 @dataclass(frozen=True)
@@ -73,12 +86,13 @@ def _cells(row: Row) -> tuple[str, str, str, str, str]:
         bound = "<=" if row.at_most else ">="
         target = f"{bound} {_amount(row.target, row.unit)} {verdict}"
         return (row.label, _amount(row.value, row.unit), "-", "-", target)
+    bound = "<=" if row.at_most else ">="
     return (
         row.label,
         _amount(row.ours, row.unit),
         _amount(row.baseline, row.unit),
         _times(row.ratio),
-        "-" if row.target is None else f">= {row.target:g}x {verdict}",
+        "-" if row.target is None else f"{bound} {row.target:g}x {verdict}",
     )
 
 
@@ -104,14 +118,19 @@ def write_json(path: Path, results: Mapping[str, float]) -> None:
 
 def write_chart(path: Path, rows: Sequence[Row], subtitle: str) -> None:
     """Ratios as bars (log scale: they span 1x to 100x), each target as a tick line; figures
-    with an absolute target in a second panel, as a multiple of their target."""
+    with an absolute target, and ratios where lower is better, in a second panel as a multiple
+    of their target (a lower-is-better ratio without a target is left to the table)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    comparisons = [r for r in rows if isinstance(r, Comparison)]
-    targets = [r for r in rows if isinstance(r, Target)]
+    comparisons = [r for r in rows if isinstance(r, Comparison) and not r.at_most]
+    targets = [
+        r
+        for r in rows
+        if isinstance(r, Target) or (isinstance(r, Comparison) and r.at_most and r.target)
+    ]
     panels = [p for p in (comparisons, targets) if p]
     widths = [max(len(p), 2) for p in panels]
     fig, axes = plt.subplots(
@@ -196,7 +215,7 @@ def _ratio_bars(ax: Any, comparisons: Sequence[Comparison]) -> None:
     ax.set_title("ratios to baselines measured in the same run", fontsize=9)
 
 
-def _target_bars(ax: Any, targets: Sequence[Target]) -> None:
+def _target_bars(ax: Any, targets: Sequence[Row]) -> None:
     _bars(ax, [t.metric for t in targets], [t.score for t in targets], [t.met for t in targets])
-    ax.set_ylabel("multiple of target (>= 1 met; latency: target / value)")
-    ax.set_title("figures with an absolute target", fontsize=9)
+    ax.set_ylabel("multiple of target (>= 1 met; lower is better: target / value)")
+    ax.set_title("absolute targets, and ratios where lower is better", fontsize=9)

@@ -34,10 +34,13 @@ async def run_loop(
             await asyncio.wait_for(stop.wait(), timeout=interval)
 
 
-def _fields(result: JanitorResult) -> dict[str, int | bool]:
+def _fields(result: JanitorResult) -> dict[str, int | float | bool]:
     return {
         "ran": result.ran,
         "purged": result.purged,
+        "purge_batches": result.purge_batches,
+        "purge_longest_batch_ms": round(result.purge_longest_batch_s * 1000, 1),
+        "purge_seconds": round(result.purge_seconds, 3),
         "recovered": result.recovered,
         "dead_lettered": result.dead_lettered,
     }

@@ -326,6 +326,8 @@ class Store:
         return requeued, dead
 
     async def purge_done_batch(self, older_than: timedelta, limit: int) -> int:
+        """Delete up to `limit` done rows older than `older_than`, oldest first, in one
+        statement (its own transaction); returns how many."""
         with _translated("purge"):
             status = await self._pool.execute(
                 query("purge_done_batch"), _seconds(older_than), limit

@@ -6,7 +6,7 @@ as plain numbers so this package never imports the janitor."""
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -25,6 +25,7 @@ class MaintenanceCounts:
     purged: int = 0
     recovered: int = 0
     dead_lettered: int = 0
+    purge_longest_batch_s: float = 0.0
 
 
 class _QueueCollector(Collector):
@@ -94,6 +95,12 @@ class Metrics:
             ["action"],
             registry=self.registry,
         )
+        self.janitor_purge_longest_batch = Gauge(
+            "botgateway_janitor_purge_longest_batch_seconds",
+            "Longest purge statement of the last janitor round that ran: how long it held "
+            "row locks at most.",
+            registry=self.registry,
+        )
         self._request_counters: dict[tuple[str, int], Counter] = {}
         self._queue = _QueueCollector()
         self.registry.register(self._queue)
@@ -121,6 +128,8 @@ class Metrics:
         self.janitor_jobs.labels("purged").inc(counts.purged)
         self.janitor_jobs.labels("recovered").inc(counts.recovered)
         self.janitor_jobs.labels("dead_lettered").inc(counts.dead_lettered)
+        if counts.ran:
+            self.janitor_purge_longest_batch.set(counts.purge_longest_batch_s)
 
     def queue_read(self, stats: QueueStats | None) -> None:
         """The latest queue snapshot, or None when the database could not be read."""

@@ -131,14 +131,20 @@ WHERE g.id = d.id AND g.status = 'running';
 
 -- name: purge_done_batch
 -- One bounded batch, oldest first through the partial index, so no statement locks for long.
+-- `id = ANY(ARRAY(...))` makes the batch an array that the delete looks up by primary key: the
+-- work is bounded by the batch. (`id IN (SELECT ...)` was planned as a hash semi-join over a
+-- sequential scan of the whole table, so every batch read every row, and a batch took longer
+-- the bigger the table.) SKIP LOCKED: a row someone else holds (the seed's own purge running
+-- at the same time) is left for a later round rather than waited for.
 DELETE FROM gateway_jobs
-WHERE id IN (
+WHERE id = ANY (ARRAY(
     SELECT id FROM gateway_jobs
     WHERE status = 'done' AND updated_at < now() - make_interval(secs => $1)
     ORDER BY updated_at
     LIMIT $2
     FOR UPDATE SKIP LOCKED
-);
+))
+  AND status = 'done';
 
 -- name: stats
 -- Oldest pending age counts from when a job became due, so a job waiting out its backoff is
