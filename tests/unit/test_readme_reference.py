@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from botgateway import reference
 from botgateway.queue import QueueSettings
-from botgateway.reference import (
-    DriftError,
+from botgateway.reference.bots_file import BOT_DOCS, bot_fields, check_bot_docs
+from botgateway.reference.crd import crd_schema, render_crd_spec, schema_fields
+from botgateway.reference.environment import (
     EnvDoc,
     EnvRead,
     EnvVar,
@@ -18,11 +18,13 @@ from botgateway.reference import (
     RecordingEnv,
     check_env_docs,
     derive_env,
+    environment_variables,
     record,
     scan_env_reads,
-    schema_fields,
-    update,
 )
+from botgateway.reference.errors import DriftError
+from botgateway.reference.metrics import metric_docs
+from botgateway.reference.readme import main, update
 
 pytestmark = pytest.mark.unit
 
@@ -35,10 +37,10 @@ def test_readme_is_up_to_date() -> None:
 
 
 def test_every_metric_the_readme_names_exists() -> None:
-    known = {m.name for m in reference.metric_docs()}
+    known = {m.name for m in metric_docs()}
     series = known | {
         f"{m.name}{suffix}"
-        for m in reference.metric_docs()
+        for m in metric_docs()
         if m.type == "histogram"
         for suffix in ("_bucket", "_sum", "_count")
     }
@@ -115,7 +117,7 @@ def test_derive_env_groups_by_component() -> None:
 
 
 def test_the_real_code_reads_what_the_readme_documents() -> None:
-    found = {(v.component, v.name) for v in reference.environment_variables()}
+    found = {(v.component, v.name) for v in environment_variables()}
     assert ("queue", "QUEUE_STUCK_TIMEOUT") in found
     assert ("service", "BOTGATEWAY_MAX_BODY_BYTES") in found
     assert ("operator", "BOTGATEWAY_NAMESPACES") in found  # read by the command, not settings
@@ -140,8 +142,8 @@ def test_a_fallback_may_not_hide_a_default_of_the_code() -> None:
 
 
 def test_bot_fields_come_from_the_parser() -> None:
-    fields = {f.path: f for f in reference.bot_fields()}
-    assert set(fields) == set(reference.BOT_DOCS)
+    fields = {f.path: f for f in bot_fields()}
+    assert set(fields) == set(BOT_DOCS)
     assert {p for p, f in fields.items() if f.required and not f.alternatives} == {
         "slug",
         "handler",
@@ -159,14 +161,14 @@ def test_bot_fields_come_from_the_parser() -> None:
 
 def test_undocumented_bot_fields_are_refused() -> None:
     with pytest.raises(DriftError, match="no description"):
-        reference.check_bot_docs(reference.bot_fields(), {"slug": "x"})
+        check_bot_docs(bot_fields(), {"slug": "x"})
 
 
 # -- the CRD --------------------------------------------------------------------------------
 
 
 def test_every_spec_and_status_field_is_described() -> None:
-    schema = reference.crd_schema()
+    schema = crd_schema()
     paths = {f.path for f in schema_fields(schema["properties"]["spec"])}
     assert {"bots[].handler.timeoutSeconds", "scaling.maxReplicas", "janitor.stuckTimeout"} <= (
         paths
@@ -185,7 +187,7 @@ def test_a_field_without_description_is_refused() -> None:
 
 
 def test_constraints_and_rules_are_rendered() -> None:
-    text = reference.render_crd_spec()
+    text = render_crd_spec()
     assert "| `worker.concurrency` | `integer` | `32` | ≥ 1; ≤ 1024 |" in text
     assert "`spec.scaling`: minReplicas must be less than or equal to maxReplicas" in text
     assert "`<name>-webhook-secrets`" in text
@@ -231,7 +233,7 @@ def test_check_mode_names_the_fix(tmp_path: Path, capsys: pytest.CaptureFixture[
     stale = tmp_path / "README.md"
     text = README.read_text("utf-8")
     stale.write_text(text.replace("<!-- end generated -->", "stale\n<!-- end generated -->", 1))
-    assert reference.main(["--check", str(stale)]) == 1
+    assert main(["--check", str(stale)]) == 1
     assert "is out of date: run make docs" in capsys.readouterr().err
-    assert reference.main(["--write", str(stale)]) == 0
+    assert main(["--write", str(stale)]) == 0
     assert stale.read_text("utf-8") == text
