@@ -38,6 +38,7 @@ from botgateway.service.runner import RunningService, stop_on_signals
 from botgateway.service.settings import ServiceSettings
 
 from . import record_handler
+from .loadgen import UPDATE_ID_HEADER
 from .workload import BOT_SLUG
 
 HOST = "127.0.0.1"
@@ -97,7 +98,7 @@ def _recording(service: RunningService) -> Callable[[], Stats]:
     ) -> web.StreamResponse:
         response = await handler(request)
         if response.status == 200 and request.path.startswith("/webhook/"):
-            answered[json.loads(await request.read())["update_id"]] = time.perf_counter()
+            answered[int(request.headers[UPDATE_ID_HEADER])] = time.perf_counter()
         return response
 
     service.app.middlewares.append(mark_answered)
