@@ -7,7 +7,9 @@ webhook route, still serving health and metrics."""
 
 import asyncio
 import contextlib
+import functools
 import hmac
+import json
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from typing import Any
@@ -223,9 +225,19 @@ def _answer(
     request: web.Request, bot: str, status: int, text: str, headers: Mapping[str, str] | None = None
 ) -> web.Response:
     request.app[METRICS].request(bot, status)
-    return web.json_response(
-        {"ok": status == 200, "description": text}, status=status, headers=headers
+    return web.Response(
+        body=_answer_body(status, text),
+        status=status,
+        headers=headers,
+        content_type="application/json",
+        charset="utf-8",
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _answer_body(status: int, text: str) -> bytes:
+    """Encoded once per distinct answer: the 200 for every stored update is the same bytes."""
+    return json.dumps({"ok": status == 200, "description": text}).encode("utf-8")
 
 
 def _secret_matches(expected: str, given: list[str]) -> bool:
@@ -264,14 +276,22 @@ def _codings(request: web.Request, header: str) -> set[str]:
     }
 
 
-async def _read_body(request: web.Request, limit: int) -> bytes | None:
+async def _read_body(request: web.Request, limit: int, timeout_s: float) -> bytes | None:
     """The whole body, or None as soon as it grows over `limit` (what was read is dropped;
-    the rest is never buffered)."""
-    body = bytearray()
-    while chunk := await request.content.readany():
-        body.extend(chunk)
-        if len(body) > limit:
-            return None
+    the rest is never buffered). TimeoutError when it stops arriving for `timeout_s`.
+
+    An update usually arrives with its headers: that case takes no timer and no await."""
+    content = request.content
+    body = bytearray(content.read_nowait())
+    if len(body) > limit:
+        return None
+    if content.at_eof():
+        return bytes(body)
+    async with asyncio.timeout(timeout_s):
+        while chunk := await content.readany():
+            body.extend(chunk)
+            if len(body) > limit:
+                return None
     return bytes(body)
 
 
@@ -293,8 +313,7 @@ async def webhook(request: web.Request) -> web.Response:
     if request.content_length is not None and request.content_length > limit:
         return _answer(request, slug, 413, f"body over {limit} bytes")
     try:
-        async with asyncio.timeout(app[SETTINGS].body_timeout.total_seconds()):
-            raw = await _read_body(request, limit)
+        raw = await _read_body(request, limit, app[SETTINGS].body_timeout.total_seconds())
     except TimeoutError:
         return _answer(request, slug, 408, "request body not received in time")
     except (ConnectionError, HttpProcessingError) as exc:
