@@ -87,4 +87,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DriftError as exc:
         print(f"botgateway.reference: {exc}", file=sys.stderr)
         return 2
-
