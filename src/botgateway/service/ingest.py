@@ -161,7 +161,14 @@ class GroupCommitter:
             task = asyncio.create_task(self._flush(), name="ingest-flush")
             self._flushers.add(task)
             task.add_done_callback(self._flushers.discard)
-        return await asyncio.shield(future)
+        # No shield needed: a cancelled caller cancels only its future; the job stays in the
+        # batch and is committed all the same (the flush skips futures that are done).
+        return await future
+
+    @property
+    def closed(self) -> bool:
+        """True once `close` began: new submissions are refused."""
+        return self._closed
 
     async def close(self) -> None:
         """Refuse new submissions and wait for what was accepted to be committed."""

@@ -1,0 +1,95 @@
+"""The webhook's group commit on a real PostgreSQL: concurrent updates share inserts, each caller
+learns whether its update was new, and an accepted update is stored even if its caller goes away."""
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import asyncpg
+import pytest
+
+from botgateway.queue import NewJob, Store
+from botgateway.service.errors import ServiceStopping
+from botgateway.service.ingest import GroupCommitter
+from tests.support.rows import Rows
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.integration
+
+
+def job(update_id: int) -> NewJob:
+    return NewJob("support", "discard", update_id, json.dumps({"update_id": update_id}))
+
+
+async def test_concurrent_submits_share_inserts_and_learn_if_new(store: Store, rows: Rows) -> None:
+    batches: list[int] = []
+    committer = GroupCommitter(store, on_batch=batches.append)
+    ids = [*range(1, 201), *range(1, 51)]  # 50 redeliveries among 250 requests
+    results = await asyncio.gather(*(committer.submit(job(i)) for i in ids))
+    assert results.count(True) == 200
+    assert await rows.count() == 200
+    assert sum(batches) == 200
+    assert len(batches) < 20, f"250 concurrent requests took {len(batches)} inserts"
+
+
+@asynccontextmanager
+async def table_locked(
+    database_url: str, rows: Rows
+) -> AsyncIterator[Callable[[], Awaitable[None]]]:
+    """Hold a lock that makes every insert wait; yields a wait for an insert to be blocked."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        async with conn.transaction():
+            await conn.execute("LOCK TABLE gateway_jobs IN EXCLUSIVE MODE")
+
+            async def insert_blocked() -> None:
+                await eventually(
+                    lambda: rows.value(
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO gateway_jobs%'"
+                    ),
+                    what="an insert waiting on the lock",
+                )
+
+            yield insert_blocked
+    finally:
+        await conn.close()
+
+
+async def test_an_accepted_update_is_stored_even_when_its_caller_is_cancelled(
+    store: Store, rows: Rows, database_url: str
+) -> None:
+    committer = GroupCommitter(store)
+    async with table_locked(database_url, rows) as insert_blocked:
+        callers = [asyncio.create_task(committer.submit(job(i))) for i in range(1, 11)]
+        await insert_blocked()
+        for caller in callers[::2]:
+            caller.cancel()
+        cancelled = await asyncio.gather(*callers[::2], return_exceptions=True)
+        assert all(isinstance(r, asyncio.CancelledError) for r in cancelled)
+    assert await asyncio.gather(*callers[1::2]) == [True] * 5
+    await committer.close()
+    assert await rows.count() == 10
+
+
+async def test_close_waits_for_accepted_updates_then_refuses(
+    store: Store, rows: Rows, database_url: str
+) -> None:
+    committer = GroupCommitter(store)
+    async with table_locked(database_url, rows) as insert_blocked:
+        accepted = [asyncio.create_task(committer.submit(job(i))) for i in range(1, 101)]
+        await insert_blocked()
+        closing = asyncio.create_task(committer.close())
+
+        async def intake_closed() -> bool:
+            return committer.closed
+
+        await eventually(intake_closed, what="close to begin")
+        with pytest.raises(ServiceStopping):
+            await committer.submit(job(101))
+        await asyncio.wait({closing}, timeout=0.2)
+        assert not closing.done(), "close returned while accepted updates were not stored"
+    await closing
+    assert [t.result() for t in accepted] == [True] * 100
+    assert await rows.count() == 100
