@@ -209,18 +209,17 @@ def drained(name: str, result: Drained) -> str:
 async def measure(dbs: Databases, opts: Options) -> tuple[dict[str, float], list[Row]]:
     results: dict[str, float] = {}
     rows: list[Row] = []
+    log_dir = opts.out / "service-logs"
     if "queue" in opts.parts:
         queue_results, queue_rows = await measure_queue(dbs, opts)
         results |= queue_results
         rows += queue_rows
     if "service" in opts.parts:
-        log_dir = opts.out / "service-logs"
         measured = await service_bench.measure(dbs, opts.service, log_dir, say)
         service_results, service_rows = service_figures(measured, opts.service)
         results |= service_results
         rows += service_rows
     if "purge" in opts.parts:
-        log_dir = opts.out / "service-logs"
         purged = await purge_bench.measure(dbs, opts.purge, log_dir, say)
         purge_results, purge_rows = purge_figures(purged, opts.purge)
         results |= purge_results

@@ -41,7 +41,7 @@ from botgateway.queue import QueueSettings, Store
 
 from .databases import Databases, settle
 from .loadgen import LOOPBACK, Client, percentile, session
-from .service_bench import ROOT, Cpu, CpuMeter, Server, started
+from .service_bench import ROOT, Cpu, CpuMeter, Server, open_log, started
 from .service_server import SECRET
 from .workload import BOT_SLUG, HANDLER_TYPE
 
@@ -280,8 +280,7 @@ class Pacer:
 
 @contextlib.asynccontextmanager
 async def pacing(server: Server, setup: PurgeSetup, log: Path) -> AsyncIterator[Pacer]:
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("wb") as log_file:
+    with open_log(log) as log_file:
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",

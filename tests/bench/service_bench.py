@@ -221,7 +221,7 @@ class Server:
             return "(no log)"
 
 
-def _open_log(path: Path) -> BinaryIO:
+def open_log(path: Path) -> BinaryIO:
     path.parent.mkdir(parents=True, exist_ok=True)
     return path.open("wb")
 
@@ -232,7 +232,7 @@ async def started(
 ) -> AsyncIterator[Server]:
     """A server process, stopped with SIGTERM (then killed) when the block ends."""
     log = log_dir / f"{name}.log"
-    with _open_log(log) as log_file:
+    with open_log(log) as log_file:
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -288,7 +288,7 @@ async def run_loadgen(
         str(setup.connections),
         *extra,
     ]
-    with _open_log(log_dir / f"{tag}-loadgen.log") as log_file:
+    with open_log(log_dir / f"{tag}-loadgen.log") as log_file:
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",

@@ -231,6 +231,18 @@ def bot(slug: str, secret_name: str, *, own_secret: bool, **extra: Any) -> dict[
     return entry
 
 
+def one_bot_gateway(
+    cp: ControlPlane, name: str, *, webhook_secret: str | None = None
+) -> tuple[str, dict[str, Any]]:
+    """Apply BotGateway `name` with one bot, `main`, its token in the Secret `<name>-main` (with
+    `webhook_secret` there too if given, else generated); the token and the manifest."""
+    tok = token(name, "main")
+    create_bot_secret(cp, f"{name}-main", tok, webhook_secret)
+    manifest = gateway(name, [bot("main", f"{name}-main", own_secret=webhook_secret is not None)])
+    cp.apply(manifest)
+    return tok, manifest
+
+
 def get(cp: ControlPlane, kind: str, name: str) -> dict[str, Any] | None:
     result = cp.kubectl(
         "get", kind, name, "-n", NS, "-o", "json", "--show-managed-fields", check=False
@@ -405,8 +417,7 @@ def test_gateway_pods_pass_the_restricted_pod_security_standard(
     janitor's (server-side dry run of its pod template)."""
     cp = deployed
     name = "psa"
-    create_bot_secret(cp, "psa-main", token(name, "main"), None)
-    cp.apply(gateway(name, [bot("main", "psa-main", own_secret=False)]))
+    one_bot_gateway(cp, name)
     wait_ready(cp, name)
     if cp.has_controller_manager:
         selector = f"app.kubernetes.io/instance={name},app.kubernetes.io/component=gateway"
@@ -434,10 +445,7 @@ def test_handler_change_rolls_config_and_checksum_not_webhooks(
 ) -> None:
     cp = deployed
     name = "beta"
-    tok = token(name, "main")
-    create_bot_secret(cp, "beta-main", tok, "beta-secret")
-    manifest = gateway(name, [bot("main", "beta-main", own_secret=True)])
-    cp.apply(manifest)
+    tok, manifest = one_bot_gateway(cp, name, webhook_secret="beta-secret")
     wait_ready(cp, name)
     before = checksum(cp, name)
     assert len(fake_api.calls("setWebhook", tok)) == 1
@@ -475,10 +483,7 @@ def test_unchanged_reapply_changes_nothing(
 ) -> None:
     cp = deployed
     name = "gamma"
-    tok = token(name, "main")
-    create_bot_secret(cp, "gamma-main", tok, None)
-    manifest = gateway(name, [bot("main", "gamma-main", own_secret=False)])
-    cp.apply(manifest)
+    tok, manifest = one_bot_gateway(cp, name)
     wait_ready(cp, name)
     wait_timer_rounds(fake_api, tok, 1)
     versions = resource_versions(cp, name)
@@ -555,11 +560,9 @@ def test_bot_api_failure_is_a_condition_then_recovers(
 ) -> None:
     cp = deployed
     name = "epsilon"
-    tok = token(name, "main")
-    create_bot_secret(cp, "epsilon-main", tok, None)
     fake_api.fail("setWebhook", 502, "Bad Gateway")
     try:
-        cp.apply(gateway(name, [bot("main", "epsilon-main", own_secret=False)]))
+        tok, _ = one_bot_gateway(cp, name)
 
         def not_registered() -> dict[str, Any] | None:
             obj = get(cp, "botgateway", name)
@@ -583,9 +586,7 @@ def test_webhook_changed_behind_our_back_is_repaired(
 ) -> None:
     cp = deployed
     name = "zeta"
-    tok = token(name, "main")
-    create_bot_secret(cp, "zeta-main", tok, None)
-    cp.apply(gateway(name, [bot("main", "zeta-main", own_secret=False)]))
+    tok, _ = one_bot_gateway(cp, name)
     wait_ready(cp, name)
 
     fake_api.set_webhook_externally(tok, "https://elsewhere.example/hook")

@@ -589,38 +589,16 @@ class KindEnvironment:
 
     def jobs(self) -> list[dict[str, Any]]:
         """The gateway's job rows, from `botgateway jobs list` inside a gateway pod."""
-        out = self.kubectl(
-            "exec",
-            "-n",
-            NAMESPACE,
-            f"deployment/{GATEWAY}",
-            "-c",
-            "gateway",
-            "--",
-            "botgateway",
-            "jobs",
-            "list",
-            "--json",
-            "--limit",
-            "1000",
-        ).stdout
-        return list(json.loads(out))
+        return list(json.loads(self._gateway_cli("jobs", "list", "--json", "--limit", "1000")))
 
     def queue_totals(self) -> dict[str, int]:
-        out = self.kubectl(
-            "exec",
-            "-n",
-            NAMESPACE,
-            f"deployment/{GATEWAY}",
-            "-c",
-            "gateway",
-            "--",
-            "botgateway",
-            "jobs",
-            "stats",
-            "--json",
-        ).stdout
+        out = self._gateway_cli("jobs", "stats", "--json")
         return {str(k): int(v) for k, v in json.loads(out)["totals"].items()}
+
+    def _gateway_cli(self, *args: str) -> str:
+        """`botgateway <args>` in the gateway container of a gateway pod; its stdout."""
+        cmd = ("exec", "-n", NAMESPACE, f"deployment/{GATEWAY}", "-c", "gateway", "--")
+        return self.kubectl(*cmd, "botgateway", *args).stdout
 
     def secret_value(self, name: str, key: str) -> str:
         secret = self.kubectl_json("get", "secret", name, "-n", NAMESPACE)

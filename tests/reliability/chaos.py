@@ -26,12 +26,7 @@ async def kill_workers(
     gateway: Gateway, rng: random.Random, every: tuple[float, float], stop: asyncio.Event
 ) -> None:
     """SIGKILL a random live worker after a random pause in `every`, until `stop`."""
-    while True:
-        try:
-            await asyncio.wait_for(stop.wait(), rng.uniform(*every))
-            return
-        except TimeoutError:
-            pass
+    while not await _stopped_within(stop, rng.uniform(*every)):
         alive = [w for w in gateway.workers if gateway.supervisor.alive(w)]
         if not alive:
             continue
@@ -45,11 +40,8 @@ async def kill_workers(
 async def kill_webhook_at(gateway: Gateway, delay: float, stop: asyncio.Event) -> int:
     """SIGKILL the webhook once, mid-request for some updates: those were not answered 200, so
     Telegram delivers them again once the supervisor has it back. Returns the kills (0 or 1)."""
-    try:
-        await asyncio.wait_for(stop.wait(), delay)
+    if await _stopped_within(stop, delay):
         return 0
-    except TimeoutError:
-        pass
     assert gateway.webhook is not None
     if not gateway.supervisor.alive(gateway.webhook):
         return 0
@@ -71,8 +63,15 @@ async def restart_postgres(pg: TestPostgres, base_url: str) -> Outage:
 async def restart_postgres_at(
     pg: TestPostgres, base_url: str, delay: float, stop: asyncio.Event
 ) -> Outage | None:
-    try:
-        await asyncio.wait_for(stop.wait(), delay)
+    if await _stopped_within(stop, delay):
         return None
+    return await restart_postgres(pg, base_url)
+
+
+async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:
+    """Wait up to `seconds` for `stop`; True when it was set by then."""
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
     except TimeoutError:
-        return await restart_postgres(pg, base_url)
+        return False
+    return True

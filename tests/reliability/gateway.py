@@ -5,13 +5,13 @@ loop), configured through a bots file and the environment, migrated by `botgatew
 import asyncio
 import json
 import os
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 
+from tests.support.cluster import free_port
 from tests.support.plugin_dist import install_plugin
 
 from .processes import LogBook, Managed, Supervisor, botgateway_argv, run_once
@@ -42,12 +42,6 @@ class GatewayConfig:
     @property
     def heartbeat_s(self) -> float:
         return min(self.stuck_timeout_s / 4, 60.0)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _go_duration(seconds: float) -> str:

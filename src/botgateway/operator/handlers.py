@@ -7,7 +7,6 @@ from typing import Any
 
 import kopf
 
-from .errors import TelegramError
 from .kube import Kube
 from .reconcile import Outcome, Runtime, finalize, sync
 from .settings import OperatorSettings
@@ -37,6 +36,8 @@ def build_registry(
     """Every handler of the operator, registered in a fresh registry."""
     registry = kopf.OperatorRegistry()
     resource = (GROUP, VERSION, PLURAL)
+    # The startup handler's `settings` argument is kopf's; ours go by this name in the closures.
+    operator_settings = settings
 
     @kopf.on.startup(registry=registry)
     async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
@@ -61,8 +62,6 @@ def build_registry(
             Kube.from_env(count_requests=count_requests),
             BotApi(operator_settings.telegram_api_base),
         )
-
-    operator_settings = settings
 
     @kopf.on.cleanup(registry=registry)
     async def close(memo: kopf.Memo, **_: Any) -> None:
@@ -124,4 +123,4 @@ def build_registry(
     return registry
 
 
-__all__ = ["FINALIZER", "TelegramError", "build_registry"]
+__all__ = ["FINALIZER", "build_registry"]

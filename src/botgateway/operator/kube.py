@@ -128,18 +128,6 @@ class Kube:
             raise KubeError(f"deleting {kind} {namespace}/{name}: {_describe(exc)}") from None
         return True
 
-    async def get(
-        self, api_version: str, kind: str, namespace: str, name: str
-    ) -> dict[str, Any] | None:
-        res = _resource(api_version, kind)
-        try:
-            obj = await self._client.get(res, name, namespace=namespace)
-        except ApiError as exc:
-            if _code(exc) == 404:
-                return None
-            raise KubeError(f"reading {kind} {namespace}/{name}: {_describe(exc)}") from None
-        return _as_dict(obj)
-
     async def read_secret(self, namespace: str, name: str) -> dict[str, str] | None:
         """The Secret's data decoded as UTF-8 text; None when it does not exist."""
         try:
@@ -155,12 +143,16 @@ class Kube:
         return out
 
     async def secret_value(self, namespace: str, name: str, key: str) -> str:
-        data = await self.read_secret(namespace, name)
-        if data is None:
-            raise MissingSecret(namespace, name)
-        if key not in data:
-            raise MissingSecret(namespace, name, key)
-        return data[key]
+        return secret_entry(await self.read_secret(namespace, name), namespace, name, key)
+
+
+def secret_entry(data: Mapping[str, str] | None, namespace: str, name: str, key: str) -> str:
+    """`key` of a Secret's data as `read_secret` returns it; `MissingSecret` says what is absent."""
+    if data is None:
+        raise MissingSecret(namespace, name)
+    if key not in data:
+        raise MissingSecret(namespace, name, key)
+    return data[key]
 
 
 def _verify(config: KubeConfig) -> Any:

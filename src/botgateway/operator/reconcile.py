@@ -21,7 +21,7 @@ from . import conditions as cond
 from .builders import ChildInputs, Manifest, Names, build_children, referenced_secrets, secret_key
 from .conditions import Condition, merge_conditions
 from .errors import KubeError, MissingSecret, SpecError, TelegramError
-from .kube import Kube
+from .kube import Kube, secret_entry
 from .scaling import Recommendation, decide_replicas
 from .settings import OperatorSettings
 from .spec import BotGatewaySpec, parse_spec, validate_webhook_secret
@@ -199,7 +199,9 @@ async def sync(
         extra["replicas"] = replicas
         updates.append(_available(deployment))
 
-        hooks, hook_condition, failures = await _sync_webhooks(rt, body, spec, values, generated)
+        hooks, hook_condition, failures = await _sync_webhooks(
+            rt, body, spec, mem, values, generated
+        )
         updates.append(hook_condition)
         extra["webhooks"] = hooks
         if failures:
@@ -223,8 +225,7 @@ def _remembered_replicas(spec: BotGatewaySpec, mem: Memory) -> int:
     scaling = spec.scaling
     if scaling.replicas is not None:
         return scaling.replicas
-    current = mem.replicas if mem.replicas is not None else scaling.min_replicas
-    return min(max(current, scaling.min_replicas), scaling.max_replicas)
+    return scaling.clamp(mem.replicas if mem.replicas is not None else scaling.min_replicas)
 
 
 async def _read_secrets(kube: Kube, spec: BotGatewaySpec) -> tuple[dict[str, str], dict[str, str]]:
@@ -234,12 +235,7 @@ async def _read_secrets(kube: Kube, spec: BotGatewaySpec) -> tuple[dict[str, str
     for ref in referenced_secrets(spec):
         if ref.name not in read:
             read[ref.name] = await kube.read_secret(spec.namespace, ref.name)
-        data = read[ref.name]
-        if data is None:
-            raise MissingSecret(spec.namespace, ref.name)
-        if ref.key not in data:
-            raise MissingSecret(spec.namespace, ref.name, ref.key)
-        values[secret_key(ref)] = data[ref.key]
+        values[secret_key(ref)] = secret_entry(read[ref.name], spec.namespace, ref.name, ref.key)
     for bot in spec.bots:
         if bot.webhook_secret is not None:
             validate_webhook_secret(bot.slug, values[secret_key(bot.webhook_secret)])
@@ -345,6 +341,7 @@ async def _sync_webhooks(
     rt: Runtime,
     body: kopf.Body,
     spec: BotGatewaySpec,
+    mem: Memory,
     values: Mapping[str, str],
     generated: Mapping[str, str],
 ) -> tuple[list[dict[str, Any]], Condition, str]:
@@ -357,7 +354,6 @@ async def _sync_webhooks(
             ),
             "",
         )
-    mem = rt.memory(body["metadata"]["uid"], {})
     await _forget_removed_bots(rt, body, spec, mem)
     entries: list[dict[str, Any]] = []
     failures: list[str] = []

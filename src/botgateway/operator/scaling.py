@@ -31,8 +31,7 @@ def recommended_replicas(pending: int, scaling: Scaling) -> int:
     """ceil(pending / pendingJobsPerReplica), clamped to [minReplicas, maxReplicas]."""
     if scaling.replicas is not None:
         return scaling.replicas
-    wanted = math.ceil(max(pending, 0) / scaling.pending_jobs_per_replica)
-    return min(max(wanted, scaling.min_replicas), scaling.max_replicas)
+    return scaling.clamp(math.ceil(max(pending, 0) / scaling.pending_jobs_per_replica))
 
 
 def decide_replicas(
@@ -54,8 +53,7 @@ def decide_replicas(
     window = timedelta(seconds=scaling.scale_down_stabilization_seconds)
     kept = [r for r in history if r.at > now - window]
     if not history and current is not None:
-        clamped = min(max(current, scaling.min_replicas), scaling.max_replicas)
-        kept = [Recommendation(now, clamped)]
+        kept = [Recommendation(now, scaling.clamp(current))]
     kept.append(Recommendation(now, recommended))
     # Only a recommendation that no later one equals or exceeds can ever be the maximum.
     pruned: list[Recommendation] = []

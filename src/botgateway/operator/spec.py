@@ -100,6 +100,10 @@ class Scaling:
     def automatic(self) -> bool:
         return self.replicas is None
 
+    def clamp(self, replicas: int) -> int:
+        """`replicas` brought within [min_replicas, max_replicas]."""
+        return min(max(replicas, self.min_replicas), self.max_replicas)
+
 
 @dataclass(frozen=True)
 class Janitor:
@@ -274,21 +278,16 @@ def _scaling(raw: Mapping[str, Any]) -> Scaling:
     automatic = "minReplicas" in raw or "maxReplicas" in raw
     if automatic and "replicas" in raw:
         raise SpecError("spec.scaling: set either replicas or minReplicas/maxReplicas, not both")
-    if not automatic:
-        replicas = _int(raw.get("replicas", 1), "scaling.replicas")
-        return Scaling(
-            replicas=replicas,
-            min_replicas=replicas,
-            max_replicas=replicas,
-            pending_jobs_per_replica=per_replica,
-            scale_down_stabilization_seconds=window,
-        )
-    lo = _int(raw.get("minReplicas", 1), "scaling.minReplicas")
-    hi = _int(raw.get("maxReplicas", lo), "scaling.maxReplicas")
-    if lo > hi:
-        raise SpecError(f"spec.scaling: minReplicas ({lo}) must be <= maxReplicas ({hi})")
+    fixed: int | None = None
+    if automatic:
+        lo = _int(raw.get("minReplicas", 1), "scaling.minReplicas")
+        hi = _int(raw.get("maxReplicas", lo), "scaling.maxReplicas")
+        if lo > hi:
+            raise SpecError(f"spec.scaling: minReplicas ({lo}) must be <= maxReplicas ({hi})")
+    else:
+        fixed = lo = hi = _int(raw.get("replicas", 1), "scaling.replicas")
     return Scaling(
-        replicas=None,
+        replicas=fixed,
         min_replicas=lo,
         max_replicas=hi,
         pending_jobs_per_replica=per_replica,

@@ -101,12 +101,6 @@ def decide_recovery(
     return Requeue(f"worker lost: {holder} stopped heartbeating on attempt {job.attempts}")
 
 
-def lease_seconds(stuck_timeout: timedelta) -> float:
-    """A claim or heartbeat leases a job for the stuck timeout: that is how long a job may go
-    without a heartbeat before the janitor may take it back."""
-    return stuck_timeout.total_seconds()
-
-
 @dataclass(frozen=True)
 class ClaimBatch:
     limit: int

@@ -67,6 +67,9 @@ def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+_QUEUE_DEFAULTS = QueueSettings()
+
+
 @dataclass(frozen=True)
 class WorkerConfig:
     concurrency: int = 32
@@ -74,9 +77,9 @@ class WorkerConfig:
     poll_interval: timedelta = timedelta(seconds=1)
     shutdown_grace: timedelta = timedelta(seconds=20)
     max_attempts: int = 5
-    backoff: tuple[timedelta, ...] = QueueSettings().backoff
-    lease: timedelta = QueueSettings().stuck_timeout
-    heartbeat_interval: timedelta = QueueSettings().heartbeat_interval
+    backoff: tuple[timedelta, ...] = _QUEUE_DEFAULTS.backoff
+    lease: timedelta = _QUEUE_DEFAULTS.stuck_timeout
+    heartbeat_interval: timedelta = _QUEUE_DEFAULTS.heartbeat_interval
     listen: bool = True
     bots: frozenset[str] | None = None
     """Claim only jobs of these bots (None: any), so gateways serving different bots can share
@@ -218,7 +221,7 @@ class Worker:
                 await _first_of(
                     stop.wait(),
                     self._wake.wait(),
-                    asyncio.sleep(self.config.poll_interval.total_seconds()),
+                    asyncio.sleep(self._poll_s),
                 )
                 self.idle.clear()
 
@@ -239,8 +242,6 @@ class Worker:
         started = time.perf_counter()
         try:
             outcome = await self.handler(job)
-        except asyncio.CancelledError:
-            raise
         except Exception as exc:  # a handler bug must fail the job, not the worker
             outcome = Failed(truncate_error(f"{type(exc).__name__}: {exc}"))
         try:

@@ -129,12 +129,13 @@ BOT_DOCS: dict[str, str] = {
 def check_bot_docs(fields: Sequence[BotField], docs: Mapping[str, str] = BOT_DOCS) -> None:
     read = {f.path for f in fields}
     problems = [
-        f"bots-file field {p} has no description: add it to BOT_DOCS in src/botgateway/reference.py"
+        f"bots-file field {p} has no description: add it to BOT_DOCS in "
+        "src/botgateway/reference/bots_file.py"
         for p in sorted(read - set(docs))
     ]
     problems += [
         f"bots-file field {p} is described but the parser no longer knows it: remove it from "
-        "BOT_DOCS in src/botgateway/reference.py"
+        "BOT_DOCS in src/botgateway/reference/bots_file.py"
         for p in sorted(set(docs) - read)
     ]
     if problems:

@@ -80,8 +80,7 @@ def record(from_env: Callable[[Mapping[str, str]], object]) -> Recorded:
             continue
         except ServiceError:
             pass  # the placeholder bots file: every variable has been read by then
-        reads = {name: default for name, default in env.reads.items()}
-        return Recorded(reads, frozenset(required))
+        return Recorded(dict(env.reads), frozenset(required))
 
 
 @dataclass(frozen=True)
@@ -146,18 +145,19 @@ def scan_package(root: Path = PACKAGE_DIR) -> list[EnvRead]:
     found: list[EnvRead] = []
     for path in sorted(root.rglob("*.py")):
         module = path.relative_to(root).as_posix()
-        if module == "reference.py":
+        if module.startswith("reference/"):
             continue
         found += scan_env_reads(path.read_text("utf-8"), module)
     return found
 
 
 COMPONENTS = ("all", "queue", "service", "operator")
-_COMPONENT_OF_FOLDER = {"queue": "queue", "service": "service", "operator": "operator"}
 
 
 def _component_of(module: str) -> str:
-    return _COMPONENT_OF_FOLDER.get(module.split("/", 1)[0], "all")
+    """A module under a component's folder belongs to it; anything else (the CLI) to `all`."""
+    folder = module.split("/", 1)[0]
+    return folder if folder in COMPONENTS[1:] else "all"
 
 
 @dataclass(frozen=True)
@@ -309,13 +309,13 @@ def check_env_docs(
     read = {(v.component, v.name): v for v in variables}
     problems = [
         f"{name} is read by the {component} code but has no description: add it to "
-        "ENV_DOCS in src/botgateway/reference.py"
+        "ENV_DOCS in src/botgateway/reference/environment.py"
         for (component, name) in read
         if (component, name) not in docs
     ]
     problems += [
         f"{name} is described for the {component} but no longer read there: remove it from "
-        "ENV_DOCS in src/botgateway/reference.py"
+        "ENV_DOCS in src/botgateway/reference/environment.py"
         for (component, name) in docs
         if (component, name) not in read
     ]

@@ -38,7 +38,6 @@ from .errors import ServiceStopping
 from .handlers import Dispatcher, HandlerContext
 from .ingest import BadUpdate, GroupCommitter, parse_update
 from .metrics import CONTENT_TYPE, UNKNOWN_BOT, MaintenanceCounts, Metrics
-from .ratelimit import SendLimiter
 from .settings import ServiceSettings
 from .telegram import TelegramClient
 
@@ -125,9 +124,8 @@ async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
     async with aiohttp.ClientSession(connector=connector) as http:
 
         def context(bot: BotConfig) -> HandlerContext:
-            client = TelegramClient(
-                http, settings.telegram_api_base, bot.token, limiter=SendLimiter()
-            )
+            # each client makes its own SendLimiter: Telegram's limits are per bot
+            client = TelegramClient(http, settings.telegram_api_base, bot.token)
             return HandlerContext(bot=bot, http=http, telegram=client)
 
         dispatcher = Dispatcher.for_bots(settings.bots, context)
@@ -194,6 +192,8 @@ async def _begin_stopping(app: web.Application) -> None:
 
 
 def _log_job(job: Job, outcome: Outcome, seconds: float, *, success_level: int) -> None:
+    if isinstance(outcome, Succeeded) and not log.isEnabledFor(success_level):
+        return  # the usual case: no fields to build for a line nobody sees
     fields: dict[str, object] = {
         "bot": job.bot_slug,
         "update_id": job.update_id,
@@ -334,11 +334,11 @@ async def webhook(request: web.Request) -> web.Response:
         payload=update.text,
         chat_key=chat_key(update.body) if bot.chat_ordering else None,
     )
-    retry_after = {"Retry-After": str(app[SETTINGS].retry_after_seconds)}
     try:
         await app[INGEST].submit(job)
     except (DatabaseUnavailable, ServiceStopping) as exc:
         log.warning("update not stored: %s", exc, extra={"bot": slug})
+        retry_after = {"Retry-After": str(app[SETTINGS].retry_after_seconds)}
         return _answer(request, slug, 503, "try again later", retry_after)
     except QueueError as exc:
         log.error("update refused by the database: %s", exc, extra={"bot": slug})

@@ -5,6 +5,7 @@ does not import the janitor."""
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import sys
 from collections.abc import Coroutine
@@ -88,8 +89,6 @@ async def cmd_dev(args: argparse.Namespace, maintenance: Maintenance | None) -> 
 
 
 def _with_args(settings: ServiceSettings, args: argparse.Namespace) -> ServiceSettings:
-    import dataclasses
-
     return dataclasses.replace(
         settings,
         host=args.host,

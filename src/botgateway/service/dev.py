@@ -15,10 +15,10 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from botgateway.queue import QueueSettings, Store, redact
+from botgateway.queue import Store, redact
 
 from .app import Maintenance
-from .bots import BotConfig, HandlerSpec, load_bots
+from .bots import BotConfig, HandlerSpec
 from .errors import ServiceError
 from .handlers import available_handler_types
 from .logs import configure_logging
@@ -115,19 +115,18 @@ async def _run(
     log_level: str,
     maintenance: Maintenance | None,
 ) -> int:
-    queue = QueueSettings.from_env(env)
     try:
-        if env.get("BOTGATEWAY_CONFIG", "").strip():
-            bots = load_bots(env["BOTGATEWAY_CONFIG"], env, handler_types=available_handler_types())
-        else:
-            bots = (demo_bot(args.token),)
-        settings = ServiceSettings.from_env(env, require_config=False)
+        # the bots file when BOTGATEWAY_CONFIG names one, else no bots: the demo bot stands in
+        settings = ServiceSettings.from_env(
+            env, require_config=False, handler_types=available_handler_types()
+        )
     except ServiceError as exc:
         print(f"botgateway: {exc}", file=sys.stderr)
         return 2
+    queue = settings.queue
+    bots = settings.bots or (demo_bot(args.token),)
     settings = dataclasses.replace(
         settings,
-        queue=queue,
         bots=bots,
         host=args.host,
         port=args.port,

@@ -13,6 +13,13 @@ _STANDARD = frozenset(
 REDACTED = "***"
 
 
+def _extras(record: logging.LogRecord) -> list[tuple[str, object]]:
+    """The record's `extra=` fields, in the order they were given."""
+    return [
+        (k, v) for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")
+    ]
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message and every `extra=` field."""
 
@@ -23,9 +30,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD and not key.startswith("_"):
-                entry[key] = value
+        entry.update(_extras(record))
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:
@@ -41,11 +46,7 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
-        extras = [
-            f"{k}={v}"
-            for k, v in record.__dict__.items()
-            if k not in _STANDARD and not k.startswith("_")
-        ]
+        extras = [f"{k}={v}" for k, v in _extras(record)]
         return f"{line} {' '.join(extras)}" if extras else line
 
 

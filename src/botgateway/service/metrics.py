@@ -101,7 +101,9 @@ class Metrics:
             "row locks at most.",
             registry=self.registry,
         )
+        # labelled children, kept so the webhook and the worker's observer skip `labels()`
         self._request_counters: dict[tuple[str, int], Counter] = {}
+        self._job_durations: dict[tuple[str, str, str], Histogram] = {}
         self._queue = _QueueCollector()
         self.registry.register(self._queue)
 
@@ -113,15 +115,12 @@ class Metrics:
         counter.inc()
 
     def job_finished(self, job: Job, outcome: Outcome, seconds: float) -> None:
-        if isinstance(outcome, Succeeded):
-            label = "succeeded"
-        elif isinstance(outcome, Deferred):
-            label = "deferred"
-        elif outcome.permanent:
-            label = "failed_permanently"
-        else:
-            label = "failed"
-        self.job_duration.labels(job.bot_slug, job.handler_type, label).observe(seconds)
+        key = (job.bot_slug, job.handler_type, _outcome_label(outcome))
+        histogram = self._job_durations.get(key)
+        if histogram is None:
+            histogram = self.job_duration.labels(*key)
+            self._job_durations[key] = histogram
+        histogram.observe(seconds)
 
     def janitor_round(self, counts: MaintenanceCounts) -> None:
         self.janitor_runs.labels("ran" if counts.ran else "skipped").inc()
@@ -139,3 +138,11 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def _outcome_label(outcome: Outcome) -> str:
+    if isinstance(outcome, Succeeded):
+        return "succeeded"
+    if isinstance(outcome, Deferred):
+        return "deferred"
+    return "failed_permanently" if outcome.permanent else "failed"

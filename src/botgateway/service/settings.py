@@ -58,12 +58,7 @@ class ServiceSettings:
 
     def secrets(self) -> list[str]:
         """Every token and webhook secret, for the log redactor."""
-        found: list[str] = []
-        for bot in self.bots:
-            found.append(bot.token)
-            if bot.webhook_secret:
-                found.append(bot.webhook_secret)
-        return [s for s in found if s]
+        return [s for bot in self.bots for s in (bot.token, bot.webhook_secret) if s]
 
     @classmethod
     def from_env(

@@ -90,8 +90,9 @@ class TelegramClient:
     async def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
         """Call a Bot API method and return its `result`; raise TelegramError otherwise."""
         body = params or {}
-        chat_id = body.get("chat_id") if method in SENDING_METHODS else None
+        chat_id = None
         if method in SENDING_METHODS:
+            chat_id = body.get("chat_id")
             decision = self.limiter.acquire(chat_id)
             if isinstance(decision, SendLater):
                 raise TelegramError(

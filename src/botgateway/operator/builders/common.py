@@ -117,6 +117,14 @@ def checksum(parts: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def image_fields(spec: BotGatewaySpec, default_image: str) -> dict[str, str]:
+    """A container's `image` (the spec's, else the operator's) and its pull policy if set."""
+    out = {"image": spec.image or default_image}
+    if spec.image_pull_policy:
+        out["imagePullPolicy"] = spec.image_pull_policy
+    return out
+
+
 def database_env(spec: BotGatewaySpec) -> dict[str, Any]:
     return {
         "name": "DATABASE_URL",

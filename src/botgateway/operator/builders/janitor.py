@@ -9,6 +9,8 @@ from .common import (
     container_security_context,
     database_env,
     env_var,
+    image_fields,
+    labels,
     metadata,
     pod_security_context,
 )
@@ -22,7 +24,7 @@ def cron_job(spec: BotGatewaySpec, *, image: str) -> Manifest | None:
     janitor = spec.janitor
     container: dict[str, Any] = {
         "name": "janitor",
-        "image": spec.image or image,
+        **image_fields(spec, image),
         "command": ["botgateway"],
         "args": ["janitor", "--once"],
         "env": [
@@ -35,11 +37,9 @@ def cron_job(spec: BotGatewaySpec, *, image: str) -> Manifest | None:
         "securityContext": container_security_context(),
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }
-    if spec.image_pull_policy:
-        container["imagePullPolicy"] = spec.image_pull_policy
     if spec.resources:
         container["resources"] = dict(spec.resources)
-    pod_meta = {"labels": metadata(spec, "", COMPONENT)["labels"]}
+    pod_meta = {"labels": labels(spec, COMPONENT)}
     return {
         "apiVersion": "batch/v1",
         "kind": "CronJob",

@@ -15,6 +15,8 @@ from .common import (
     container_security_context,
     database_env,
     env_var,
+    image_fields,
+    labels,
     metadata,
     pod_security_context,
     selector,
@@ -72,22 +74,14 @@ def secret_projection(spec: BotGatewaySpec) -> list[dict[str, Any]]:
     return sources
 
 
-def _image(spec: BotGatewaySpec, default_image: str) -> dict[str, str]:
-    out = {"image": spec.image or default_image}
-    if spec.image_pull_policy:
-        out["imagePullPolicy"] = spec.image_pull_policy
-    return out
-
-
 def deployment(
     spec: BotGatewaySpec, *, image: str, replicas: int, config_checksum: str
 ) -> Manifest:
     names = Names(spec.name)
-    pod_labels = {**metadata(spec, names.deployment, COMPONENT)["labels"]}
     resources = dict(spec.resources)
     migrate: dict[str, Any] = {
         "name": "migrate",
-        **_image(spec, image),
+        **image_fields(spec, image),
         "command": ["botgateway"],
         "args": ["migrate"],
         "env": [database_env(spec), env_var("LOG_FORMAT", "json")],
@@ -96,7 +90,7 @@ def deployment(
     }
     gateway: dict[str, Any] = {
         "name": "gateway",
-        **_image(spec, image),
+        **image_fields(spec, image),
         "command": ["botgateway"],
         "args": ["serve", "--role", "all", "--host", "0.0.0.0", "--port", str(HTTP_PORT)],
         "ports": [{"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"}],
@@ -137,7 +131,7 @@ def deployment(
             },
             "template": {
                 "metadata": {
-                    "labels": pod_labels,
+                    "labels": labels(spec, COMPONENT),
                     "annotations": {CHECKSUM_ANNOTATION: config_checksum},
                 },
                 "spec": {
