@@ -8,10 +8,10 @@ import re
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 BANNER = re.compile(r"serving on http://[0-9.]+:(\d+)")
 RESTART_DELAY_S = 0.2
@@ -156,6 +156,9 @@ class Supervisor:
         self._stopping = True
         for managed in self.managed.values():
             if managed.process is not None and managed.process.returncode is None:
+                # An incarnation still starting has no SIGTERM handler yet and would just die
+                # of the signal: let it come up first, so every stop is the graceful one.
+                await _first_of(managed.ready.wait(), managed.process.wait(), timeout=grace)
                 with contextlib.suppress(ProcessLookupError):
                     managed.process.send_signal(signal.SIGTERM)
         try:
@@ -167,6 +170,13 @@ class Supervisor:
                         managed.process.kill()
             await asyncio.gather(*self._tasks, return_exceptions=True)
         return {name: (m.exits[-1] if m.exits else None) for name, m in self.managed.items()}
+
+
+async def _first_of(*waits: Coroutine[Any, Any, Any], timeout: float) -> None:
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    for task in tasks:
+        task.cancel()
 
 
 def botgateway_argv(*args: str) -> list[str]:

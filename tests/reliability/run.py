@@ -77,28 +77,31 @@ async def run_scenario(
         async with Telegram(gateway.webhook_url, SECRET) as telegram:
             stop = asyncio.Event()
             chaos = asyncio.create_task(kill_workers(gateway, rng, scenario.kill_every_s, stop))
-            pg_restart = asyncio.create_task(
-                restart_postgres_at(
-                    pg,
-                    pg.base_url,
-                    rng.uniform(0.35, 0.65) * scenario.duration_s,
-                    stop if scenario.restart_postgres else asyncio.Event(),
+            # A restart or kill turned off is not started at all (a never-set stop event would
+            # only have delayed it).
+            pg_restart = (
+                asyncio.create_task(
+                    restart_postgres_at(
+                        pg, pg.base_url, rng.uniform(0.35, 0.65) * scenario.duration_s, stop
+                    )
                 )
+                if scenario.restart_postgres
+                else None
             )
-            webhook_kill = asyncio.create_task(
-                kill_webhook_at(
-                    gateway,
-                    rng.uniform(0.1, 0.3) * scenario.duration_s,
-                    stop if scenario.kill_webhook else asyncio.Event(),
+            webhook_kill = (
+                asyncio.create_task(
+                    kill_webhook_at(gateway, rng.uniform(0.1, 0.3) * scenario.duration_s, stop)
                 )
+                if scenario.kill_webhook
+                else None
             )
             load_started = time.monotonic()
             sent = await telegram.run(rate=scenario.rate, first_id=1, duration=scenario.duration_s)
             load_ended = time.monotonic()
             stop.set()
             await chaos
-            outage = await pg_restart
-            webhook_kills = await webhook_kill
+            outage = await pg_restart if pg_restart is not None else None
+            webhook_kills = await webhook_kill if webhook_kill is not None else 0
             say(f"reliability: {sent} updates sent; waiting for redeliveries and the queue")
             await telegram.settle(timeout=60)
         await eventually(
