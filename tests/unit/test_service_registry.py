@@ -12,6 +12,7 @@ from botgateway.service.handlers import (
     available_handler_types,
     build_handler,
     load_factory,
+    registry,
 )
 from botgateway.service.handlers.registry import BUILTINS
 from botgateway.service.telegram import TelegramClient
@@ -62,3 +63,15 @@ async def test_unknown_type_is_a_config_error() -> None:
     async with aiohttp.ClientSession() as session:
         with pytest.raises(ConfigError, match=r"handler\.type"):
             build_handler(context("nobody", session))
+
+
+async def test_a_key_error_inside_a_plugin_is_its_settings_not_an_unknown_type(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def picky(context: object) -> object:
+        raise KeyError("label")
+
+    monkeypatch.setattr(registry, "load_factory", lambda kind: picky)
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(ConfigError, match=r"field 'handler': the 'picky' handler refused"):
+            build_handler(context("picky", session))

@@ -58,11 +58,19 @@ def build_handler(context: HandlerContext) -> JobHandler:
     kind = bot.handler.type
     try:
         factory = load_factory(kind)
-        return factory(context)
     except KeyError:
         raise ConfigError(
             f"bot {bot.slug!r}: field 'handler.type': unknown handler {kind!r}"
         ) from None
+    except Exception as exc:
+        raise ConfigError(
+            f"bot {bot.slug!r}: field 'handler.type': the {kind!r} plugin could not be loaded "
+            f"({type(exc).__name__}: {exc})"
+        ) from exc
+    # Apart from the lookup: a KeyError raised inside a plugin is the plugin refusing its
+    # settings, not an unknown handler type.
+    try:
+        return factory(context)
     except ConfigError:
         raise
     except Exception as exc:
