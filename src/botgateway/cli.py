@@ -122,7 +122,7 @@ async def cmd_janitor(args: argparse.Namespace) -> int:
             return 0
         stop = asyncio.Event()
         stop_on_signals(stop)
-        await run_loop(store, settings, stop, on_result=lambda r: print(r.summary(), flush=True))
+        await run_loop(store, settings, stop)  # each round is logged by the loop itself
         return 0
 
     return await _with_store(settings, body)
