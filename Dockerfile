@@ -9,7 +9,12 @@
 # 2026-08-25), pinned by digest so two builds of one commit get the same system libraries.
 # Refresh it with `docker buildx imagetools inspect python:3.11-slim` and keep both stages on
 # the same digest: the runtime stage reuses the build stage's virtualenv, which points at the
-# base image's /usr/local/bin/python3.11.
+# base image's python3.11.
+#
+# Offline builds (the kind suite's scripts/e2e-images.sh): any Python 3.11+ image with `python3`
+# and its venv module as PYTHON_IMAGE (Debian bookworm's python3 + python3-venv), and every
+# wheel fetched beforehand into wheelhouse/ in the build context; the build then reaches no
+# network. Without a wheelhouse it fetches from PyPI.
 ARG PYTHON_IMAGE=python:3.11-slim@sha256:9c900dea9e8fb7e16277c179b555cc72d29a352dbc33cff48ad5a0412fd5bfc7
 
 # -- build: wheels for the project and every dependency, installed into a virtualenv ----------
@@ -21,8 +26,12 @@ WORKDIR /src
 # pyproject.toml names README.md as the package's long description: the wheel needs both.
 COPY pyproject.toml README.md ./
 COPY src ./src
-RUN python -m pip wheel --wheel-dir /wheels . \
-    && python -m venv /opt/botgateway \
+# The [e] makes the folder optional: COPY fails only when no source matches at all.
+COPY pyproject.toml wheelhous[e] /wheels/
+RUN python3 -m venv /opt/botgateway \
+    && if ! ls /wheels/*.whl >/dev/null 2>&1; then \
+         /opt/botgateway/bin/pip wheel --wheel-dir /wheels . ; \
+       fi \
     && /opt/botgateway/bin/pip install --no-index --find-links /wheels botgateway \
     && /opt/botgateway/bin/botgateway --help >/dev/null
 
@@ -49,6 +58,6 @@ EXPOSE 8080
 # Exec form throughout: nothing here needs a shell at run time. /healthz answers 200 while the
 # process runs (serve, and the operator's --liveness endpoint on the same port).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4).status != 200)"]
+    CMD ["python3", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4).status != 200)"]
 ENTRYPOINT ["botgateway"]
 CMD ["serve"]

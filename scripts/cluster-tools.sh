@@ -16,11 +16,13 @@
 set -euo pipefail
 
 readonly KUBE_VERSION=v1.32.13
-readonly ETCD_VERSION=v3.5.21
+readonly ETCD_VERSION=v3.5.24
 readonly HELM_VERSION=v3.19.5
 readonly KIND_VERSION=v0.30.0
 
 readonly ALL_TOOLS=(etcd kube-apiserver kube-controller-manager helm kind)
+# What a kind node image needs besides those (scripts/e2e-images.sh builds them through here).
+readonly NODE_TOOLS=(kubectl kubelet kubeadm kube-scheduler kube-proxy)
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 readonly ROOT
@@ -35,10 +37,11 @@ die() { printf 'cluster-tools: error: %s\n' "$*" >&2; exit 1; }
 version_of() {
     case "$1" in
         etcd) echo "$ETCD_VERSION" ;;
-        kube-apiserver | kube-controller-manager | kubectl) echo "$KUBE_VERSION" ;;
+        kube-apiserver | kube-controller-manager | kubectl | kubelet | kubeadm | kube-scheduler | kube-proxy)
+            echo "$KUBE_VERSION" ;;
         helm) echo "$HELM_VERSION" ;;
         kind) echo "$KIND_VERSION" ;;
-        *) die "unknown tool '$1' (known: ${ALL_TOOLS[*]} kubectl)" ;;
+        *) die "unknown tool '$1' (known: ${ALL_TOOLS[*]} ${NODE_TOOLS[*]})" ;;
     esac
 }
 
@@ -150,6 +153,7 @@ smoke() {
         helm) "$2" version --short ;;
         kind) "$2" version ;;
         kubectl) "$2" version --client ;;
+        kubeadm) "$2" version ;;
         *) "$2" --version ;;
     esac
 }
@@ -158,7 +162,7 @@ build_tool() {
     local name="$1" work="$2" out dir
     out="$work/out/$name"
     case "$name" in
-        kube-apiserver | kube-controller-manager | kubectl)
+        kube-apiserver | kube-controller-manager | kubectl | kubelet | kubeadm | kube-scheduler | kube-proxy)
             dir="$work/kubernetes"
             kube_module "$dir"
             # shellcheck disable=SC2046  # the ldflags are meant to split

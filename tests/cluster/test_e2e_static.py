@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -32,6 +33,7 @@ from botgateway.operator.builders import referenced_secrets as referenced
 from botgateway.operator.builders.common import RUN_AS_USER
 from botgateway.operator.spec import parse_spec
 from tests.e2e import harness as e2e
+from tests.e2e import installs
 from tests.support.cluster import ControlPlane, free_port, wait_until
 
 pytestmark = pytest.mark.cluster
@@ -41,6 +43,7 @@ TOOLS = ROOT / ".cache" / "tools"
 BIN = Path(sys.executable).parent
 MANIFESTS = e2e.MANIFESTS
 FIELD_MANAGER = "botgateway-e2e-static"
+CHART_INSTALL = installs.ChartInstall()
 KIND_CHECK_SOURCE = ROOT / "tests" / "e2e" / "kindcheck" / "main.go"
 WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
 
@@ -104,15 +107,23 @@ def kind_loader(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return binary
 
 
-def test_kind_config_loads_with_the_pinned_kinds_own_loader(kind_loader: Path) -> None:
-    result = _run([str(kind_loader), str(e2e.KIND_CONFIG)])
-    assert result.returncode == 0, result.stderr
-    loaded = json.loads(result.stdout)
-    config = loaded["config"]
-    assert config["Name"] == e2e.CLUSTER
-    assert [n["Role"] for n in config["Nodes"]] == ["control-plane"]
-    # The node image kind was released with: a kind upgrade must come with this bump.
-    assert config["Nodes"][0]["Image"] == loaded["defaultImage"]
+def test_kind_config_loads_with_the_pinned_kinds_own_loader(
+    kind_loader: Path, tmp_path: Path
+) -> None:
+    """The committed config, and the one the harness writes (the node image built here and,
+    where Docker lacks CAP_SYS_RESOURCE, the containerd patch), as kind itself reads them."""
+    generated = tmp_path / "kind-config.yaml"
+    image = f"localhost/botgateway-e2e/kind-node:v{_kube_version()}-0123456789ab"
+    config = e2e.kind_config(image, restrict_oom_score_adj=True)
+    generated.write_text(yaml.safe_dump(config))
+    for path in (e2e.KIND_CONFIG, generated):
+        result = _run([str(kind_loader), str(path)])
+        assert result.returncode == 0, result.stderr
+        loaded = json.loads(result.stdout)["config"]
+        assert loaded["Name"] == e2e.CLUSTER
+        assert [n["Role"] for n in loaded["Nodes"]] == ["control-plane"]
+    assert loaded["Nodes"][0]["Image"] == image
+    assert "restrict_oom_score_adj = true" in loaded["ContainerdConfigPatches"][0]
 
 
 def test_kind_loader_refuses_a_bad_config(kind_loader: Path, tmp_path: Path) -> None:
@@ -124,12 +135,19 @@ def test_kind_loader_refuses_a_bad_config(kind_loader: Path, tmp_path: Path) -> 
     assert "field rolle not found" in result.stderr
 
 
-def _kind_node_version() -> str:
-    """The Kubernetes version of the e2e cluster's node image."""
-    (config,) = _documents(e2e.KIND_CONFIG)
-    match = re.match(r"kindest/node:v([0-9.]+)@", config["nodes"][0]["image"])
-    assert match, config["nodes"][0]["image"]
-    return match[1]
+def _kube_version() -> str:
+    """The Kubernetes version of every tier: the cluster tier's pin, which the node image of
+    scripts/e2e-images.sh is built from."""
+    result = _run(["bash", "scripts/cluster-tools.sh", "--versions"])
+    versions = dict(line.split() for line in result.stdout.splitlines())
+    return versions["kube-apiserver"].removeprefix("v")
+
+
+def test_one_kubernetes_version_for_every_tier() -> None:
+    names = _run(["bash", str(e2e.IMAGES_SCRIPT), "--names"])
+    assert names.returncode == 0, names.stderr
+    node = dict(line.split("=", 1) for line in names.stdout.split())["NODE_IMAGE"]
+    assert node.split(":")[1].startswith(f"v{_kube_version()}-"), node
 
 
 def test_kind_config_shape() -> None:
@@ -140,8 +158,7 @@ def test_kind_config_shape() -> None:
     assert config["name"] == e2e.CLUSTER
     assert set(config) <= {"kind", "apiVersion", "name", "nodes", "networking", "featureGates"}
     (node,) = config["nodes"]
-    assert node["role"] == "control-plane"
-    assert re.fullmatch(r"kindest/node:v[0-9.]+@sha256:[0-9a-f]{64}", node["image"])
+    assert node == {"role": "control-plane"}  # the image is the one built here, set at run time
 
 
 # -- manifests and chart on the API server ------------------------------------------------------
@@ -166,11 +183,11 @@ def e2e_namespaces(control_plane: ControlPlane) -> Iterator[ControlPlane]:
     cp.kubectl(
         "wait", "--for=condition=Established", "crd/botgateways.botgateway.dev", "--timeout=60s"
     )
-    cp.kubectl("create", "namespace", e2e.OPERATOR_NAMESPACE)
+    cp.kubectl("create", "namespace", CHART_INSTALL.operator_namespace)
     try:
         yield cp
     finally:
-        for namespace in (e2e.NAMESPACE, e2e.OPERATOR_NAMESPACE):
+        for namespace in (e2e.NAMESPACE, CHART_INSTALL.operator_namespace):
             cp.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
 
 
@@ -289,21 +306,21 @@ def test_chart_with_the_e2e_values_lints_and_applies_server_side(
 ) -> None:
     cp = e2e_namespaces
     values = str(MANIFESTS / "values.yaml")
-    lint = _run([str(helm), "lint", "--strict", str(e2e.CHART), "-f", values])
+    lint = _run([str(helm), "lint", "--strict", str(installs.CHART), "-f", values])
     assert lint.returncode == 0, lint.stdout + lint.stderr
     assert "[WARNING]" not in lint.stdout
     rendered = _run(
         [
             str(helm),
             "template",
-            e2e.RELEASE,
-            str(e2e.CHART),
+            installs.RELEASE,
+            str(installs.CHART),
             "-n",
-            e2e.OPERATOR_NAMESPACE,
+            CHART_INSTALL.operator_namespace,
             "-f",
             values,
             "--kube-version",
-            _kind_node_version(),
+            _kube_version(),
         ]
     )
     assert rendered.returncode == 0, rendered.stderr
@@ -317,7 +334,7 @@ def test_chart_with_the_e2e_values_lints_and_applies_server_side(
     by_kind = {(d["kind"], d["metadata"].get("namespace")) for d in docs}
     assert ("RoleBinding", e2e.NAMESPACE) in by_kind
     (operator,) = [d for d in docs if d["kind"] == "Deployment"]
-    assert operator["metadata"]["name"] == e2e.OPERATOR_DEPLOYMENT
+    assert operator["metadata"]["name"] == CHART_INSTALL.operator_deployment
     (container,) = operator["spec"]["template"]["spec"]["containers"]
     assert container["image"] == e2e.IMAGE
     assert container["imagePullPolicy"] == "Never"  # kind-loaded, never pulled
@@ -331,7 +348,8 @@ def test_e2e_files_agree_with_the_harness() -> None:
     (gateway,) = _documents(MANIFESTS / "botgateway.yaml")
     assert gateway["metadata"] == {"name": e2e.GATEWAY, "namespace": e2e.NAMESPACE}
     spec = gateway["spec"]
-    assert spec["image"] == e2e.IMAGE
+    # No image: the gateway follows the operator's, so an operator upgrade rolls it.
+    assert "image" not in spec
     assert spec["ingress"] == {"host": e2e.INGRESS_HOST, "className": e2e.INGRESS_CLASS}
     assert {b["slug"] for b in spec["bots"]} == {"support", "relay"}
     assert spec["scaling"] == {"replicas": 1}
@@ -396,6 +414,51 @@ class _App:
         self.process.wait(10)
 
 
+def test_traefik_and_the_deploy_overlay_apply_server_side(e2e_namespaces: ControlPlane) -> None:
+    """The suite's Ingress controller and its raw-manifest install path, as the real API server
+    takes them (the overlay for real in a dry run: deploy/ plus the suite's changes)."""
+    cp = e2e_namespaces
+    traefik = _server_side(cp, "--dry-run=server", "-f", str(MANIFESTS / "traefik.yaml"))
+    assert "ingressclass.networking.k8s.io/traefik serverside-applied (server dry run)" in traefik
+    rendered = cp.kubectl("kustomize", str(installs.DEPLOY_OVERLAY)).stdout
+    docs = [d for d in yaml.safe_load_all(rendered) if d]
+    (operator,) = [d for d in docs if d["kind"] == "Deployment"]
+    (container,) = operator["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == e2e.IMAGE
+    env = {v["name"]: v["value"] for v in container["env"]}
+    assert env["BOTGATEWAY_IMAGE"] == e2e.IMAGE
+    assert env["BOTGATEWAY_NAMESPACES"] == e2e.NAMESPACE
+    bindings = {(d["metadata"]["namespace"]) for d in docs if d["kind"] == "RoleBinding"}
+    assert e2e.NAMESPACE in bindings
+
+
+def test_e2e_backend_reads_chunked_bodies_on_a_kept_alive_connection() -> None:
+    """The API server's service proxy forwards `kubectl create --raw` bodies chunked: each must
+    be read whole, or what is left is taken for the next request on the connection."""
+    app = _App("backend")
+    try:
+        with socket.create_connection(("127.0.0.1", app.port), timeout=10) as conn:
+            body = json.dumps({"bot": "support", "update_id": 9}).encode()
+            chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+            head = (
+                b"POST /hold HTTP/1.1\r\nHost: backend\r\nTransfer-Encoding: chunked\r\n"
+                b"Content-Type: application/json\r\n\r\n"
+            )
+            release = b"POST /release HTTP/1.1\r\nHost: backend\r\nContent-Length: 2\r\n\r\n{}"
+            status = b"GET /received HTTP/1.1\r\nHost: backend\r\n\r\n"
+            conn.sendall(head + chunked + release + status)
+            replies = b""
+            while replies.count(b"HTTP/1.1 200") < 3:
+                chunk = conn.recv(65536)
+                assert chunk, replies
+                replies += chunk
+        assert b'"holding": [["support", 9]]' in replies
+        assert b'"released": true' in replies
+        assert b'"arrivals": []' in replies
+    finally:
+        app.stop()
+
+
 def test_e2e_backend_records_and_holds_a_delivery() -> None:
     app = _App("backend")
     try:
@@ -454,7 +517,7 @@ def test_e2e_fake_bot_api_keeps_webhooks_like_telegram() -> None:
 
 
 def _shell_scripts() -> list[Path]:
-    scripts = sorted((ROOT / "scripts").glob("*.sh")) + sorted((ROOT / "tests").rglob("*.sh"))
+    scripts = sorted((ROOT / "scripts").rglob("*.sh")) + sorted((ROOT / "tests").rglob("*.sh"))
     ci = ROOT / ".ci" / "run"
     return [*scripts, *([ci] if ci.exists() else [])]
 

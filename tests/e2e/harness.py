@@ -1,18 +1,20 @@
-"""The kind end-to-end environment: prerequisites, cluster lifecycle, diagnostics, and the few
-calls the tests make into the cluster.
+"""The kind end-to-end environment: prerequisites, the cluster, diagnostics, and the calls the
+tests make into the cluster.
 
-`KindEnvironment.up()` creates a kind cluster from ``tests/e2e/kind-config.yaml`` (while the
-image builds), starts cloud-provider-kind (kind's recommended Ingress, see the kind config: its
-release image, or that release built with Go), loads the image, applies the e2e manifests and
-deploy/examples/postgres.yaml, installs the chart with ``tests/e2e/manifests/values.yaml``, runs
-``helm test``, applies the BotGateway and waits until it is Ready and answers through the
-Ingress. `down()` deletes all of it; `dump()` writes pod logs, events and the operator log to
-``.cache/e2e/diagnostics/`` and prints their ends.
+`KindEnvironment.up()` creates a kind cluster from ``tests/e2e/kind-config.yaml`` with the node
+image that scripts/e2e-images.sh built, loads the images, installs the Traefik Ingress controller
+(``manifests/traefik.yaml``), the e2e apps (``manifests/``: a recording backend and a fake Bot
+API) and PostgreSQL (``deploy/examples/postgres.yaml``). The gateway itself is installed by the
+tests, once from the chart and once from ``deploy/`` (installs.py). `down()` deletes the cluster;
+`dump()` writes pod logs, events and the operator log to ``.cache/e2e/diagnostics/``.
+
+Telegram's side is played through the Ingress: the suite posts to Traefik's NodePort on the
+node's address with the Ingress host, exactly what an Ingress behind a load balancer receives.
 
 Also a command line for scripts/e2e.sh::
 
     python -m tests.e2e.harness check     # exit 0, or 3 and one line saying what is missing
-    python -m tests.e2e.harness cleanup   # delete the cluster and containers if they exist
+    python -m tests.e2e.harness cleanup   # delete the cluster if it exists
 """
 
 from __future__ import annotations
@@ -24,49 +26,45 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
+
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # `python -m tests.e2e.harness` and pytest alike
-    sys.path.insert(0, str(ROOT))
-
-from tests.support.cluster import _die_with_parent, wait_until  # noqa: E402
 
 TOOLS_DIR = ROOT / ".cache" / "tools"
 E2E_DIR = ROOT / "tests" / "e2e"
 MANIFESTS = E2E_DIR / "manifests"
 KIND_CONFIG = E2E_DIR / "kind-config.yaml"
-CHART = ROOT / "charts" / "botgateway"
+IMAGES_SCRIPT = ROOT / "scripts" / "e2e-images.sh"
+DOCKER_SETUP = ROOT / "scripts" / "e2e" / "docker-setup.sh"
 POSTGRES = ROOT / "deploy" / "examples" / "postgres.yaml"
 ARTIFACTS = ROOT / ".cache" / "e2e"
 
 CLUSTER = "botgateway-e2e"
+NODE = f"{CLUSTER}-control-plane"
 IMAGE = "botgateway:e2e"
-RELEASE = "bgw"
-OPERATOR_NAMESPACE = "botgateway-e2e"
-OPERATOR_DEPLOYMENT = f"{RELEASE}-botgateway-operator"
+# The same image under a second tag: what a rolling upgrade moves the gateway to.
+NEXT_IMAGE = "botgateway:e2e-next"
 NAMESPACE = "bots-e2e"
 GATEWAY = "e2e"
 INGRESS_HOST = "bots.e2e.test"
-INGRESS_CLASS = "cloud-provider-kind"
-# kind's Ingress guide covers cloud-provider-kind v0.9.0 and later. v0.10.0 (2025-11): its image
-# is what the suite runs, and where the image cannot be pulled the same release is built with
-# Go (a release this project's machines can fetch from the Go module proxy).
-CLOUD_PROVIDER_KIND_IMAGE = "registry.k8s.io/cloud-provider-kind/cloud-controller-manager:v0.10.0"
-CLOUD_PROVIDER_KIND_CONTAINER = f"{CLUSTER}-cloud-provider-kind"
-# Load-balancer containers of cloud-provider-kind carry this label with the cluster's name.
-CLOUD_PROVIDER_KIND_LABEL = "io.x-k8s.cloud-provider-kind.cluster"
+INGRESS_CLASS = "traefik"
+TRAEFIK_NAMESPACE = "traefik"
+# Traefik's Service exposes its web entrypoint on this port of the node (manifests/traefik.yaml).
+INGRESS_NODE_PORT = 30080
 
 OPT_IN = "BOTGATEWAY_E2E"
-# "external": you run cloud-provider-kind yourself (e.g. the binary with sudo on macOS).
-CLOUD_PROVIDER_KIND_MODE = "BOTGATEWAY_E2E_CLOUD_PROVIDER_KIND"
 MISSING_EXIT = 3
+# Bit 24 of the capability bounding set: CAP_SYS_RESOURCE (scripts/e2e/docker-setup.sh).
+CAP_SYS_RESOURCE = 24
 
 
 class E2EError(RuntimeError):
@@ -79,6 +77,16 @@ class Tools:
     kind: str
     helm: str
     kubectl: str
+
+
+@dataclass(frozen=True)
+class Images:
+    """What scripts/e2e-images.sh built (its --names)."""
+
+    node: str
+    traefik: str
+    postgres: str
+    botgateway: str
 
 
 # -- prerequisites ----------------------------------------------------------------------------
@@ -111,6 +119,19 @@ def docker_problem() -> str | None:
         detail = lines[-1] if lines else f"exit status {result.returncode}"
         return f"no Docker daemon (`docker info`: {detail})"
     return None
+
+
+def needs_capability_workaround() -> bool:
+    """Whether Docker here lacks CAP_SYS_RESOURCE (then docker-setup.sh chose the runtime that
+    drops it, and the node's containerd must not lower oom_score_adj)."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return False
+    for line in status.splitlines():
+        if line.startswith("CapBnd:"):
+            return not (int(line.split()[1], 16) >> CAP_SYS_RESOURCE) & 1
+    return False
 
 
 @functools.cache
@@ -154,6 +175,33 @@ def find_tools(*, build: bool) -> Tools | str:
     )
 
 
+def built_images() -> Images | str:
+    """The images of scripts/e2e-images.sh, or one line saying which are missing."""
+    result = subprocess.run(
+        ["bash", str(IMAGES_SCRIPT), "--names"], capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        return f"scripts/e2e-images.sh --names failed: {result.stderr.strip()}"
+    names = dict(line.split("=", 1) for line in result.stdout.split())
+    images = Images(
+        node=names["NODE_IMAGE"],
+        traefik=names["TRAEFIK_IMAGE"],
+        postgres=names["POSTGRES_IMAGE"],
+        botgateway=names["BOTGATEWAY_IMAGE"],
+    )
+    missing = [
+        name
+        for name in (images.node, images.traefik, images.postgres, images.botgateway)
+        if subprocess.run(
+            ["docker", "image", "inspect", name], capture_output=True, check=False
+        ).returncode
+        != 0
+    ]
+    if missing:
+        return f"images not built: {', '.join(missing)} (bash scripts/e2e-images.sh builds them)"
+    return images
+
+
 def unavailable() -> str | None:
     """Why the tier cannot or should not run here (one line), or None when it runs.
 
@@ -169,6 +217,24 @@ def unavailable() -> str | None:
     return None
 
 
+# Where Docker lacks CAP_SYS_RESOURCE, the node's containerd must not lower oom_score_adj
+# (the kubelet asks for -998 for critical pods), which needs it.
+CONTAINERD_PATCH = '[plugins."io.containerd.grpc.v1.cri"]\n  restrict_oom_score_adj = true\n'
+
+
+def kind_config(node_image: str, *, restrict_oom_score_adj: bool | None = None) -> dict[str, Any]:
+    """tests/e2e/kind-config.yaml with the node image built here and, where Docker lacks
+    CAP_SYS_RESOURCE (or when asked), the containerd patch."""
+    if restrict_oom_score_adj is None:
+        restrict_oom_score_adj = needs_capability_workaround()
+    config: dict[str, Any] = yaml.safe_load(KIND_CONFIG.read_text())
+    for node in config["nodes"]:
+        node["image"] = node_image
+    if restrict_oom_score_adj:
+        config["containerdConfigPatches"] = [CONTAINERD_PATCH]
+    return config
+
+
 # -- the environment --------------------------------------------------------------------------
 
 
@@ -179,12 +245,12 @@ def _say_to_stderr(line: str) -> None:
 @dataclass
 class KindEnvironment:
     tools: Tools
+    images: Images
     workdir: Path
     say: Callable[[str], None] = _say_to_stderr
-    ingress_ip: str = ""
-    _cloud_provider: str = ""  # "container", "process" or "" (not ours)
-    _cloud_provider_process: subprocess.Popen[bytes] | None = None
-    _cloud_provider_log: IO[str] | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    # (namespace, Deployment) of the operator installed now, for diagnostics.
+    operator: tuple[str, str] | None = None
 
     @property
     def kubeconfig(self) -> Path:
@@ -199,7 +265,6 @@ class KindEnvironment:
         input: str | None = None,
         timeout: float = 300,
         check: bool = True,
-        env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         try:
             result = subprocess.run(
@@ -210,7 +275,6 @@ class KindEnvironment:
                 timeout=timeout,
                 check=False,
                 cwd=ROOT,
-                env=env,
             )
         except subprocess.TimeoutExpired as exc:
             raise E2EError(f"{' '.join(cmd)} did not finish in {timeout:.0f}s") from exc
@@ -230,13 +294,23 @@ class KindEnvironment:
     def kubectl_json(self, *args: str) -> Any:
         return json.loads(self.kubectl(*args, "-o", "json").stdout)
 
-    def helm(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    def helm(
+        self, *args: str, timeout: float = 600, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         return self.run(
-            [self.tools.helm, *args, "--kubeconfig", str(self.kubeconfig)], timeout=timeout
+            [self.tools.helm, *args, "--kubeconfig", str(self.kubeconfig)],
+            timeout=timeout,
+            check=check,
         )
 
     def docker(self, *args: str, check: bool = True, timeout: float = 300) -> str:
         return self.run([self.tools.docker, *args], check=check, timeout=timeout).stdout
+
+    def rollout(self, namespace: str, workload: str, timeout: int = 300) -> None:
+        self.kubectl(
+            "rollout", "status", "-n", namespace, workload, f"--timeout={timeout}s",
+            timeout=timeout + 30,
+        )  # fmt: skip
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -244,248 +318,72 @@ class KindEnvironment:
         self.workdir.mkdir(parents=True, exist_ok=True)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         self.down(quiet=True)  # a cluster left by a killed run has our name: start clean
-        self.say(f"e2e: creating kind cluster {CLUSTER} and building {IMAGE} at once")
-        create_log = (ARTIFACTS / "kind-create.log").open("w")
-        create = subprocess.Popen(
-            [
-                self.tools.kind,
-                "create",
-                "cluster",
-                "--name",
-                CLUSTER,
-                "--config",
-                str(KIND_CONFIG),
-                "--kubeconfig",
-                str(self.kubeconfig),
-                "--wait",
-                "180s",
-            ],
-            stdout=create_log,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
-        try:
-            buildkit = {**os.environ, "DOCKER_BUILDKIT": "1"}
-            build = self.run(self._build_command(), timeout=1200, check=False, env=buildkit)
-            (ARTIFACTS / "docker-build.log").write_text(build.stdout + build.stderr)
-            if build.returncode != 0:
-                raise E2EError(f"docker build failed:\n{build.stderr[-4000:]}")
-            if create.wait(timeout=600) != 0:
-                create_log.flush()
-                raise E2EError(
-                    "kind create cluster failed:\n"
-                    + (ARTIFACTS / "kind-create.log").read_text()[-4000:]
-                )
-        finally:
-            if create.poll() is None:
-                create.kill()
-                create.wait()
-            create_log.close()
-        self._start_cloud_provider_kind()
-        self.say("e2e: loading the image into the node")
-        self.run([self.tools.kind, "load", "docker-image", IMAGE, "--name", CLUSTER])
-        # cloud-provider-kind sends load-balancer traffic to nodes without this kubeadm label;
-        # the only node here is the control plane (its README: single-node clusters drop it).
-        self.kubectl(
-            "label",
-            "node",
-            f"{CLUSTER}-control-plane",
-            "node.kubernetes.io/exclude-from-external-load-balancers-",
-            check=False,
-        )
-
-        self.say("e2e: applying the e2e manifests and PostgreSQL (deploy/examples/postgres.yaml)")
-        self.kubectl("apply", "-k", str(MANIFESTS))
-        self.kubectl("apply", "-n", NAMESPACE, "-f", str(POSTGRES))
-        self.say("e2e: installing the chart (tests/e2e/manifests/values.yaml) and `helm test`")
-        self.helm(
-            "install",
-            RELEASE,
-            str(CHART),
-            "-n",
-            OPERATOR_NAMESPACE,
-            "--create-namespace",
-            "-f",
-            str(MANIFESTS / "values.yaml"),
-            "--wait",
-            "--timeout",
-            "5m",
-        )
-        self.helm("test", RELEASE, "-n", OPERATOR_NAMESPACE, "--timeout", "3m")
-        for workload in ("deployment/backend", "deployment/fake-telegram", "statefulset/postgres"):
+        config = self.workdir / "kind-config.yaml"
+        config.write_text(yaml.safe_dump(kind_config(self.images.node)))
+        with self._timed("create the cluster"):
+            self.say(f"e2e: creating kind cluster {CLUSTER} from {self.images.node}")
+            self.run(
+                [self.tools.kind, "create", "cluster", "--name", CLUSTER, "--config", str(config),
+                 "--kubeconfig", str(self.kubeconfig), "--wait", "180s"],
+                timeout=600,
+            )  # fmt: skip
+        with self._timed("load the images"):
+            self.docker("tag", self.images.botgateway, NEXT_IMAGE)
+            for image in (
+                self.images.botgateway,
+                NEXT_IMAGE,
+                self.images.traefik,
+                self.images.postgres,
+            ):
+                self.say(f"e2e: loading {image} into the node")
+                self.run([self.tools.kind, "load", "docker-image", image, "--name", CLUSTER])
+        with self._timed("install Traefik, the e2e apps and PostgreSQL"):
+            self.kubectl("apply", "-f", str(MANIFESTS / "traefik.yaml"))
             self.kubectl(
-                "rollout", "status", "-n", NAMESPACE, workload, "--timeout=300s", timeout=330
-            )
-
-        self.say("e2e: applying the BotGateway and waiting for it to serve through the Ingress")
-        self.kubectl("apply", "-f", str(MANIFESTS / "botgateway.yaml"))
-        for condition in ("Ready", "Available"):
+                "set", "image", "-n", TRAEFIK_NAMESPACE, "deployment/traefik",
+                f"traefik={self.images.traefik}",
+            )  # fmt: skip
+            self.kubectl("apply", "-k", str(MANIFESTS))
+            self.kubectl("apply", "-n", NAMESPACE, "-f", str(POSTGRES))
             self.kubectl(
-                "wait",
-                "-n",
-                NAMESPACE,
-                f"botgateway/{GATEWAY}",
-                f"--for=condition={condition}",
-                "--timeout=300s",
-                timeout=330,
-            )
-        self.ingress_ip = wait_until(
-            self._ingress_address, timeout=180, interval=2, message="an address on the Ingress"
-        )
-        # A wrong secret is refused by the gateway itself (401) and stores nothing: once that
-        # comes back, the load balancer routes /webhook/ to the gateway pods.
-        wait_until(
-            lambda: self.post_update("support", {"update_id": 1}, secret="wrong")[0] == 401,
-            timeout=180,
-            interval=2,
-            message=f"401 from the gateway through the Ingress at {self.ingress_ip}",
-        )
-        self.say(f"e2e: ready; the Ingress answers at {self.ingress_ip} (Host: {INGRESS_HOST})")
+                "set", "image", "-n", NAMESPACE, "statefulset/postgres",
+                f"postgres={self.images.postgres}",
+            )  # fmt: skip
+            self.rollout(TRAEFIK_NAMESPACE, "deployment/traefik")
+            for workload in (
+                "deployment/backend",
+                "deployment/fake-telegram",
+                "statefulset/postgres",
+            ):
+                self.rollout(NAMESPACE, workload)
+        self.say(f"e2e: cluster ready; Ingress at {self.ingress_url}")
 
-    def _build_command(self) -> list[str]:
-        """`docker build`, as one plain image: with buildx, no provenance or SBOM attestations,
-        which turn the image into an index that `kind load` may fail to import."""
-        buildx = self.run([self.tools.docker, "buildx", "version"], check=False, timeout=60)
-        if buildx.returncode == 0:
-            return [self.tools.docker, "buildx", "build", "--load", "--provenance=false",
-                    "--sbom=false", "--tag", IMAGE, str(ROOT)]  # fmt: skip
-        return [self.tools.docker, "build", "--tag", IMAGE, str(ROOT)]
+    def _timed(self, what: str) -> _Timer:
+        return _Timer(what, self.timings, self.say)
 
-    def _start_cloud_provider_kind(self) -> None:
-        """Its release image, run as kind's and Kubernetes' guides do (host network, the Docker
-        socket); where that image cannot be pulled, the same release built with Go."""
-        if os.environ.get(CLOUD_PROVIDER_KIND_MODE) == "external":
-            self.say("e2e: cloud-provider-kind is run by you (BOTGATEWAY_E2E_CLOUD_PROVIDER_KIND)")
-            return
-        pulled = self.run([self.tools.docker, "pull", CLOUD_PROVIDER_KIND_IMAGE], check=False)
-        if pulled.returncode == 0:
-            self.say(f"e2e: starting {CLOUD_PROVIDER_KIND_IMAGE}")
-            socket = "/var/run/docker.sock"
-            host = os.environ.get("DOCKER_HOST", "")
-            if host.startswith("unix://"):
-                socket = host.removeprefix("unix://")
-            self.docker(
-                "run",
-                "--detach",
-                "--name",
-                CLOUD_PROVIDER_KIND_CONTAINER,
-                "--network",
-                "host",
-                "--volume",
-                f"{socket}:/var/run/docker.sock",
-                CLOUD_PROVIDER_KIND_IMAGE,
-            )
-            self._cloud_provider = "container"
-            return
-        binary = self._built_cloud_provider_kind(pulled.stderr.strip().splitlines()[-1:])
-        self.say(f"e2e: starting {binary}")
-        self._cloud_provider_log = (ARTIFACTS / "cloud-provider-kind.log").open("w")
-        self._cloud_provider_process = subprocess.Popen(
-            [str(binary)],
-            stdout=self._cloud_provider_log,
-            stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
+    @property
+    def node_address(self) -> str:
+        """The node container's address on kind's Docker network (it can change on a restart)."""
+        out = self.docker(
+            "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", NODE
         )
-        self._cloud_provider = "process"
+        return out.split()[0]
 
-    def _built_cloud_provider_kind(self, pull_error: list[str]) -> Path:
-        """The pinned release built with Go, kept per user and version like the other tools,
-        in a throwaway module as scripts/cluster-tools.sh builds kind."""
-        go = shutil.which("go")
-        if go is None:
-            raise E2EError(
-                f"cannot pull {CLOUD_PROVIDER_KIND_IMAGE} ({' '.join(pull_error)}) and Go is "
-                "absent to build cloud-provider-kind"
-            )
-        version = CLOUD_PROVIDER_KIND_IMAGE.rsplit(":", 1)[1]
-        cache = Path(
-            os.environ.get("BOTGATEWAY_TOOLS_CACHE")
-            or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-            / "botgateway"
-            / "tools"
-        )
-        binary = cache / f"cloud-provider-kind-{version}" / "cloud-provider-kind"
-        if binary.exists():
-            return binary
-        self.say(f"e2e: building cloud-provider-kind {version} with Go (once per machine)")
-        module = self.workdir / "cloud-provider-kind"
-        module.mkdir(parents=True, exist_ok=True)
-        (module / "go.mod").write_text(
-            "module botgateway.invalid/cloudproviderkind\n\ngo 1.24.0\n\n"
-            f"require sigs.k8s.io/cloud-provider-kind {version}\n"
-        )
-        built = module / "cloud-provider-kind"
-        env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod"}
-        result = subprocess.run(
-            [go, "build", "-trimpath", "-o", str(built), "sigs.k8s.io/cloud-provider-kind"],
-            capture_output=True,
-            text=True,
-            timeout=1800,
-            check=False,
-            cwd=module,
-            env=env,
-        )
-        if result.returncode != 0:
-            raise E2EError(f"building cloud-provider-kind {version} failed:\n{result.stderr}")
-        binary.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(built, binary)
-        return binary
-
-    def _ingress_address(self) -> str | None:
-        ingress = self.kubectl_json("get", "ingress", GATEWAY, "-n", NAMESPACE)
-        for point in ingress.get("status", {}).get("loadBalancer", {}).get("ingress") or []:
-            address = point.get("ip") or point.get("hostname")
-            if address:
-                return str(address)
-        return None
+    @property
+    def ingress_url(self) -> str:
+        return f"http://{self.node_address}:{INGRESS_NODE_PORT}"
 
     def down(self, *, quiet: bool = False) -> None:
-        """Delete the cluster and cloud-provider-kind's containers; safe to call twice."""
+        """Delete the cluster; safe to call twice."""
         if not quiet:
             self.say(f"e2e: deleting kind cluster {CLUSTER}")
-        if self._cloud_provider_process is not None:
-            self._cloud_provider_process.terminate()
-            try:
-                self._cloud_provider_process.wait(30)
-            except subprocess.TimeoutExpired:
-                self._cloud_provider_process.kill()
-                self._cloud_provider_process.wait()
-            self._cloud_provider_process = None
-        if self._cloud_provider_log is not None:
-            self._cloud_provider_log.close()
-            self._cloud_provider_log = None
         self.run(
-            [self.tools.docker, "rm", "--force", CLOUD_PROVIDER_KIND_CONTAINER],
-            check=False,
-            timeout=120,
-        )
-        self.run(
-            [
-                self.tools.kind,
-                "delete",
-                "cluster",
-                "--name",
-                CLUSTER,
-                "--kubeconfig",
-                str(self.kubeconfig),
-            ],
+            [self.tools.kind, "delete", "cluster", "--name", CLUSTER,
+             "--kubeconfig", str(self.kubeconfig)],
             check=False,
             timeout=300,
-        )
-        leftovers = self.run(
-            [
-                self.tools.docker,
-                "ps",
-                "--all",
-                "--quiet",
-                "--filter",
-                f"label={CLOUD_PROVIDER_KIND_LABEL}={CLUSTER}",
-            ],
-            check=False,
-            timeout=60,
-        ).stdout.split()
-        if leftovers:
-            self.run([self.tools.docker, "rm", "--force", *leftovers], check=False, timeout=120)
+        )  # fmt: skip
+        self.run([self.tools.docker, "rmi", NEXT_IMAGE], check=False, timeout=60)
 
     # -- diagnostics ---------------------------------------------------------------------
 
@@ -514,13 +412,14 @@ class KindEnvironment:
         save("objects.txt", [*kubectl, "get", kinds, "-A", "-o", "wide"], show=60)
         save("events.txt", [*kubectl, "get", "events", "-A", "--sort-by=.lastTimestamp"], show=60)
         save("botgateway.txt", [*kubectl, "describe", "botgateway", "-n", NAMESPACE], show=40)
-        operator = f"deployment/{OPERATOR_DEPLOYMENT}"
-        save(
-            "operator.log",
-            [*kubectl, "logs", "-n", OPERATOR_NAMESPACE, operator, "--tail=-1"],
-            show=150,
-        )
-        for namespace in (OPERATOR_NAMESPACE, NAMESPACE):
+        if self.operator is not None:
+            namespace, deployment = self.operator
+            save(
+                "operator.log",
+                [*kubectl, "logs", "-n", namespace, f"deployment/{deployment}", "--tail=-1"],
+                show=150,
+            )
+        for namespace in (NAMESPACE, TRAEFIK_NAMESPACE, "botgateway-system", "botgateway-e2e"):
             try:
                 pods = self.kubectl_json("get", "pods", "-n", namespace).get("items", [])
             except (E2EError, ValueError):
@@ -528,13 +427,10 @@ class KindEnvironment:
             for pod in pods:
                 name = pod["metadata"]["name"]
                 logs = [*kubectl, "logs", "-n", namespace, name, "--all-containers", "--prefix"]
-                save(f"logs-{namespace}-{name}.log", [*logs, "--tail=-1"], show=40)
+                save(f"logs-{namespace}-{name}.log", [*logs, "--tail=-1"], show=30)
                 statuses = pod.get("status", {}).get("containerStatuses", [])
                 if any(s.get("restartCount", 0) for s in statuses):
                     save(f"logs-{namespace}-{name}-previous.log", [*logs, "--previous"])
-        if self._cloud_provider == "container":
-            docker_logs = [self.tools.docker, "logs", CLOUD_PROVIDER_KIND_CONTAINER]
-            save("cloud-provider-kind.log", docker_logs, show=30)
         export = [self.tools.kind, "export", "logs", str(out / "kind"), "--name", CLUSTER]
         save("kind-export.txt", export)
         return out
@@ -542,25 +438,27 @@ class KindEnvironment:
     # -- what the tests use ----------------------------------------------------------------
 
     def post_update(
-        self, slug: str, update: dict[str, Any], *, secret: str | None
-    ) -> tuple[int, str]:
-        """POST an update the way Telegram does, through the Ingress: (status, body)."""
+        self, slug: str, update: dict[str, Any], *, secret: str | None, timeout: float = 15
+    ) -> tuple[int, str, dict[str, str]]:
+        """POST an update the way Telegram does, through the Ingress: (status, body, headers);
+        status 0 when no HTTP answer came (the body then says why)."""
         headers = {"Host": INGRESS_HOST, "Content-Type": "application/json"}
         if secret is not None:
             headers["X-Telegram-Bot-Api-Secret-Token"] = secret
         request = urllib.request.Request(
-            f"http://{self.ingress_ip}/webhook/{slug}",
+            f"{self.ingress_url}/webhook/{slug}",
             data=json.dumps(update).encode(),
             headers=headers,
             method="POST",
         )
         try:
-            with urllib.request.urlopen(request, timeout=15) as response:
-                return int(response.status), response.read().decode(errors="replace")
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                body = response.read().decode(errors="replace")
+                return int(response.status), body, dict(response.headers)
         except urllib.error.HTTPError as exc:
-            return int(exc.code), exc.read().decode(errors="replace")
+            return int(exc.code), exc.read().decode(errors="replace"), dict(exc.headers)
         except (urllib.error.URLError, OSError) as exc:
-            return 0, str(exc)
+            return 0, str(exc), {}
 
     def _proxy_path(self, service: str, path: str) -> str:
         return f"/api/v1/namespaces/{NAMESPACE}/services/{service}:http/proxy/{path.lstrip('/')}"
@@ -589,7 +487,7 @@ class KindEnvironment:
 
     def jobs(self) -> list[dict[str, Any]]:
         """The gateway's job rows, from `botgateway jobs list` inside a gateway pod."""
-        return list(json.loads(self._gateway_cli("jobs", "list", "--json", "--limit", "1000")))
+        return list(json.loads(self._gateway_cli("jobs", "list", "--json", "--limit", "100000")))
 
     def queue_totals(self) -> dict[str, int]:
         out = self._gateway_cli("jobs", "stats", "--json")
@@ -612,17 +510,29 @@ class KindEnvironment:
     def janitor_logs(self) -> str:
         selector = f"app.kubernetes.io/instance={GATEWAY},app.kubernetes.io/component=janitor"
         result = self.kubectl(
-            "logs",
-            "-n",
-            NAMESPACE,
-            "-l",
-            selector,
-            "--tail=-1",
-            "--prefix",
+            "logs", "-n", NAMESPACE, "-l", selector, "--tail=-1", "--prefix",
             "--max-log-requests=20",
             check=False,
-        )
+        )  # fmt: skip
         return result.stdout
+
+
+@dataclass
+class _Timer:
+    """Records how long a step of the environment took (printed, and kept for the summary)."""
+
+    what: str
+    timings: dict[str, float]
+    say: Callable[[str], None]
+    _start: float = 0.0
+
+    def __enter__(self) -> None:
+        self._start = time.monotonic()
+
+    def __exit__(self, *exc: object) -> None:
+        elapsed = time.monotonic() - self._start
+        self.timings[self.what] = elapsed
+        self.say(f"e2e: {self.what}: {elapsed:.0f}s")
 
 
 def _main(argv: list[str]) -> int:
@@ -635,7 +545,8 @@ def _main(argv: list[str]) -> int:
     if argv[:1] == ["cleanup"]:
         tools = find_tools(build=False)
         if isinstance(tools, Tools):
-            KindEnvironment(tools, ARTIFACTS / "work").down(quiet=True)
+            images = Images("", "", "", "")
+            KindEnvironment(tools, images, ARTIFACTS / "work").down(quiet=True)
         return 0
     print("usage: python -m tests.e2e.harness check|cleanup", file=sys.stderr)
     return 2

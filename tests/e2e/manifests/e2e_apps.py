@@ -3,7 +3,8 @@ so they run from the botgateway image itself and nothing else is pulled):
 
 ``backend``   the target of the ``forward`` handler. It records every request it receives and
               answers 200, except that it can be told to hold the first delivery of an update
-              (``POST /hold``) so a job stays running while the test kills the worker pod.
+              (``POST /hold``) so a job stays running while the test kills the worker pod, or
+              be made slow (``POST /delay``) so the queue grows.
 ``telegram``  a fake Bot API for the operator: ``setWebhook``, ``getWebhookInfo`` and
               ``deleteWebhook``, every call recorded. The suite reads the secret token the
               operator registered and posts updates with it, as Telegram would.
@@ -40,9 +41,25 @@ class JsonHandler(BaseHTTPRequestHandler):
     server_version = "botgateway-e2e"
     protocol_version = "HTTP/1.1"
 
-    def read_json(self) -> Any:
+    def read_body(self) -> bytes:
+        """The whole body, sent with Content-Length or chunked (as the API server's service
+        proxy forwards `kubectl create --raw`): a body left unread would be taken for the next
+        request on this kept-alive connection."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline().strip():  # trailers, then the blank line
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()  # the CRLF after each chunk
         length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        return self.rfile.read(length) if length else b""
+
+    def read_json(self) -> Any:
+        raw = self.read_body()
         if not raw:
             return {}
         return json.loads(raw)
@@ -68,6 +85,8 @@ class BackendState:
         self.arrivals: list[dict[str, Any]] = []
         self.holds: set[tuple[str, int]] = set()
         self.release = threading.Event()
+        # Seconds every delivery takes before its answer: a slow backend grows the queue.
+        self.delay = 0.0
 
 
 class BackendHandler(JsonHandler):
@@ -89,11 +108,18 @@ class BackendHandler(JsonHandler):
             body = self.read_json()
             with self.state.lock:
                 self.state.holds.add((str(body["bot"]), int(body["update_id"])))
+                self.state.release.clear()
                 holding = [list(h) for h in sorted(self.state.holds)]
             self.send_json(200, {"holding": holding})
         elif path == "/release":
+            self.read_body()
             self.state.release.set()
             self.send_json(200, {"released": True})
+        elif path == "/delay":
+            body = self.read_json()
+            with self.state.lock:
+                self.state.delay = float(body["seconds"])
+            self.send_json(200, {"delay": self.state.delay})
         elif path == "/updates":
             self.receive()
         else:
@@ -120,6 +146,8 @@ class BackendHandler(JsonHandler):
             # The worker that sent this is meant to die while we wait: the answer usually has
             # nowhere to go, which is the point.
             self.state.release.wait(HOLD_LIMIT_SECONDS)
+        elif self.state.delay:
+            time.sleep(self.state.delay)
         try:
             self.send_json(200, {"ok": True})
         except OSError:
