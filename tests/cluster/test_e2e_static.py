@@ -418,8 +418,13 @@ def test_traefik_and_the_deploy_overlay_apply_server_side(e2e_namespaces: Contro
     """The suite's Ingress controller and its raw-manifest install path, as the real API server
     takes them (the overlay for real in a dry run: deploy/ plus the suite's changes)."""
     cp = e2e_namespaces
-    traefik = _server_side(cp, "--dry-run=server", "-f", str(MANIFESTS / "traefik.yaml"))
-    assert "ingressclass.networking.k8s.io/traefik serverside-applied (server dry run)" in traefik
+    traefik = MANIFESTS / "traefik.yaml"
+    try:
+        applied = _server_side(cp, "-f", str(traefik))  # for real: it makes its namespace
+        assert "ingressclass.networking.k8s.io/traefik serverside-applied" in applied
+        assert "deployment.apps/traefik serverside-applied" in applied
+    finally:
+        cp.kubectl("delete", "-f", str(traefik), "--wait=false", check=False)
     rendered = cp.kubectl("kustomize", str(installs.DEPLOY_OVERLAY)).stdout
     docs = [d for d in yaml.safe_load_all(rendered) if d]
     (operator,) = [d for d in docs if d["kind"] == "Deployment"]
@@ -445,13 +450,12 @@ def test_e2e_backend_reads_chunked_bodies_on_a_kept_alive_connection() -> None:
                 b"Content-Type: application/json\r\n\r\n"
             )
             release = b"POST /release HTTP/1.1\r\nHost: backend\r\nContent-Length: 2\r\n\r\n{}"
-            status = b"GET /received HTTP/1.1\r\nHost: backend\r\n\r\n"
+            status = b"GET /received HTTP/1.1\r\nHost: backend\r\nConnection: close\r\n\r\n"
             conn.sendall(head + chunked + release + status)
             replies = b""
-            while replies.count(b"HTTP/1.1 200") < 3:
-                chunk = conn.recv(65536)
-                assert chunk, replies
+            while chunk := conn.recv(65536):  # until the server closes after the third answer
                 replies += chunk
+        assert replies.count(b"HTTP/1.1 200 OK") == 3, replies
         assert b'"holding": [["support", 9]]' in replies
         assert b'"released": true' in replies
         assert b'"arrivals": []' in replies
@@ -573,14 +577,16 @@ def test_dockerfile_pins_its_base_and_runs_unprivileged() -> None:
     assert "USER 10001:10001" in text
     assert 'ENTRYPOINT ["botgateway"]' in text
     assert 'CMD ["serve"]' in text
-    assert re.search(r'^\s+CMD \["python", "-c", .*/healthz', text, re.MULTILINE)
+    assert re.search(r'^\s+CMD \["python3", "-c", .*/healthz', text, re.MULTILINE)
     # The UID the operator's pods and the chart run as (runAsUser) is the image's user.
     assert RUN_AS_USER == 10001
     # What the build copies is not excluded by .dockerignore, and the bulky things are.
     ignore = (ROOT / ".dockerignore").read_text().split()
-    assert ignore[ignore.index("*") + 1 :][:3] == ["!pyproject.toml", "!README.md", "!src/"]
+    allowed = ["!pyproject.toml", "!README.md", "!src/", "!wheelhouse/"]
+    assert ignore[ignore.index("*") + 1 :][:4] == allowed
     copied = re.findall(r"^COPY (?!--from)(.+) \S+$", text, re.MULTILINE)
-    assert sorted(" ".join(copied).split()) == ["README.md", "pyproject.toml", "src"]
+    # wheelhous[e]: the optional folder of wheels fetched beforehand (offline builds).
+    assert set(" ".join(copied).split()) == {"README.md", "pyproject.toml", "src", "wheelhous[e]"}
 
 
 def test_workflow_runs_make_test_and_make_e2e() -> None:
