@@ -67,13 +67,15 @@ recipe_hash() {
 
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
 
-# Run one step with its output in a log; print its time, or its log's end when it fails.
+# Run one step with its output in a log; print its time, or its log's end when it fails. The
+# step runs as a background job so that `set -e` holds inside it (in an `if` it would not).
 step() {
     local name="$1" start=$SECONDS log
     shift
     log="$LOGS/$name.log"
     say "$name: building (log $log)"
-    if "$@" >"$log" 2>&1; then
+    "$@" >"$log" 2>&1 &
+    if wait "$!"; then
         say "$name: done in $((SECONDS - start))s"
     else
         tail -n 40 "$log" >&2
@@ -171,7 +173,7 @@ go_module() {
         grep -m1 '^go ' "$gomod"
         echo "require $module $version"
         awk '/^replace \(/ {inside=1; next} inside && /^\)/ {inside=0; next}
-             inside && /=>/ && $NF ~ /^v/ {print "replace " $0}
+             inside && /=>/ && $NF ~ /^v/ {$1 = $1; print "replace " $0}
              /^replace [^(]/ && $NF ~ /^v/ {print}' "$gomod"
     } >"$dir/go.mod"
 }
@@ -202,7 +204,7 @@ go_build_step() {
     shift 5
     go_module "$work" "$module" "$version"
     if [[ "$module" == github.com/traefik/traefik/v3 ]]; then
-        traefik_extension_module "$work"
+        traefik_module_fixes "$work"
     fi
     rm -rf "$out"
     go_build_into "$work" "$out.tmp" "$tags" "$@"
@@ -211,11 +213,16 @@ go_build_step() {
     rm -rf "$work"
 }
 
-# Traefik's go.mod points github.com/traefik/traefik/dynamic/ext at a folder of its repository
-# that the published module leaves out: the extension points of its dynamic configuration,
-# empty in the open-source build. Supply them empty.
-traefik_extension_module() {
-    local dir="$1/traefik-dynamic-ext"
+# What building Traefik as a dependency needs beyond its own go.mod:
+# - its go.mod points github.com/traefik/traefik/dynamic/ext at a folder of its repository that
+#   the published module leaves out: the extension points of its dynamic configuration, empty
+#   in the open-source build. Supply them empty.
+# - its replace of github.com/abbot/go-http-auth names a commit of Traefik's fork that the Go
+#   module proxy does not serve; the fork's earlier commit that it serves has the same API
+#   (BasicAuth, DigestAuth, CheckSecret, NewDigestAuthenticator).
+readonly TRAEFIK_HTTP_AUTH_FORK="github.com/containous/go-http-auth v0.4.1-0.20200324110947-a37a7636d23e"
+traefik_module_fixes() {
+    local work="$1" dir="$1/traefik-dynamic-ext"
     mkdir -p "$dir"
     printf 'module github.com/traefik/traefik/dynamic/ext\n\ngo 1.24.0\n' >"$dir/go.mod"
     cat >"$dir/ext.go" <<'EOF'
@@ -234,7 +241,11 @@ type RouterIng struct{}
 // ToRouter gives the Router extension of these annotations.
 func (RouterIng) ToRouter() Router { return Router{} }
 EOF
-    echo "replace github.com/traefik/traefik/dynamic/ext => ./traefik-dynamic-ext" >>"$1/go.mod"
+    sed -i '/^replace github.com\/abbot\/go-http-auth /d' "$work/go.mod"
+    {
+        echo "replace github.com/traefik/traefik/dynamic/ext => ./traefik-dynamic-ext"
+        echo "replace github.com/abbot/go-http-auth => $TRAEFIK_HTTP_AUTH_FORK"
+    } >>"$work/go.mod"
 }
 
 build_pause() {

@@ -338,17 +338,11 @@ class KindEnvironment:
                 self.say(f"e2e: loading {image} into the node")
                 self.run([self.tools.kind, "load", "docker-image", image, "--name", CLUSTER])
         with self._timed("install Traefik, the e2e apps and PostgreSQL"):
-            self.kubectl("apply", "-f", str(MANIFESTS / "traefik.yaml"))
-            self.kubectl(
-                "set", "image", "-n", TRAEFIK_NAMESPACE, "deployment/traefik",
-                f"traefik={self.images.traefik}",
-            )  # fmt: skip
+            # The images built here replace the manifests' own before the first apply (a
+            # StatefulSet does not replace a pod that never became ready).
+            self.apply_with_image(MANIFESTS / "traefik.yaml", "traefik", self.images.traefik)
             self.kubectl("apply", "-k", str(MANIFESTS))
-            self.kubectl("apply", "-n", NAMESPACE, "-f", str(POSTGRES))
-            self.kubectl(
-                "set", "image", "-n", NAMESPACE, "statefulset/postgres",
-                f"postgres={self.images.postgres}",
-            )  # fmt: skip
+            self.apply_with_image(POSTGRES, "postgres", self.images.postgres, NAMESPACE)
             self.rollout(TRAEFIK_NAMESPACE, "deployment/traefik")
             for workload in (
                 "deployment/backend",
@@ -357,6 +351,19 @@ class KindEnvironment:
             ):
                 self.rollout(NAMESPACE, workload)
         self.say(f"e2e: cluster ready; Ingress at {self.ingress_url}")
+
+    def apply_with_image(
+        self, path: Path, container: str, image: str, namespace: str | None = None
+    ) -> None:
+        """`kubectl apply` of a manifest file with one container's image replaced."""
+        documents = [d for d in yaml.safe_load_all(path.read_text()) if d]
+        for document in documents:
+            pod = document.get("spec", {}).get("template", {}).get("spec", {})
+            for spec in pod.get("containers", []):
+                if spec["name"] == container:
+                    spec["image"] = image
+        where = ["-n", namespace] if namespace else []
+        self.kubectl("apply", *where, "-f", "-", input=yaml.safe_dump_all(documents))
 
     def _timed(self, what: str) -> _Timer:
         return _Timer(what, self.timings, self.say)
