@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from botgateway.queue import QueueSettings
-from botgateway.reference.bots_file import BOT_DOCS, bot_fields, check_bot_docs
+from botgateway.reference.bots_file import bot_docs, bot_fields, check_bot_docs
 from botgateway.reference.crd import crd_schema, render_crd_spec, schema_fields
 from botgateway.reference.environment import (
     EnvDoc,
@@ -143,7 +143,7 @@ def test_a_fallback_may_not_hide_a_default_of_the_code() -> None:
 
 def test_bot_fields_come_from_the_parser() -> None:
     fields = {f.path: f for f in bot_fields()}
-    assert set(fields) == set(BOT_DOCS)
+    assert set(fields) == set(bot_docs())
     assert {p for p, f in fields.items() if f.required and not f.alternatives} == {
         "slug",
         "handler",
@@ -155,8 +155,9 @@ def test_bot_fields_come_from_the_parser() -> None:
     assert not fields["webhookSecretFile"].required
     assert fields["chatOrdering"].default is False
     assert fields["handler.timeoutSeconds"].default == 10
-    assert fields["handler.url"].forward_only
-    assert not fields["handler.type"].forward_only
+    assert fields["handler.url"].only_for == ("forward",)
+    assert not fields["handler.type"].only_for
+    assert not fields["handler.options"].required
 
 
 def test_undocumented_bot_fields_are_refused() -> None:

@@ -10,9 +10,11 @@ from typing import Any
 
 import yaml
 
-from .spec import API_VERSION, GROUP, KIND, PLURAL, SLUG_PATTERN, VERSION
+from botgateway.contract import handler_schema
+from botgateway.contract.limits import GO_DURATION_PATTERN, SLUG_MAX_LENGTH, SLUG_PATTERN
 
-GO_DURATION = r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$"
+from .spec import API_VERSION, GROUP, KIND, PLURAL, VERSION
+
 MAX_BOTS = 64
 MAX_NAME_LENGTH = 40
 
@@ -51,7 +53,7 @@ def _bot() -> Schema:
         "properties": {
             "slug": _str(
                 "The bot's path segment: POST /webhook/{slug}. 1-63 of a-z, 0-9 and '-'.",
-                maxLength=63,
+                maxLength=SLUG_MAX_LENGTH,
                 x_validations=[
                     {
                         "rule": f"self.matches('{SLUG_PATTERN}')",
@@ -66,39 +68,7 @@ def _bot() -> Schema:
                 "Secret <name>-webhook-secrets when absent.",
                 "webhookSecret",
             ),
-            "handler": {
-                "type": "object",
-                "description": "What the worker does with each update; a plugin handler may "
-                "add its own fields.",
-                "required": ["type"],
-                "x-kubernetes-preserve-unknown-fields": True,
-                "properties": {
-                    "type": _str(
-                        "forward, telegram-echo, discard, or a registered plugin.",
-                        minLength=1,
-                        maxLength=100,
-                    ),
-                    "url": _str("forward: where to POST the update.", maxLength=2048),
-                    "timeoutSeconds": {
-                        "type": "number",
-                        "description": "forward: request timeout.",
-                        "minimum": 0,
-                        "exclusiveMinimum": True,
-                        "maximum": 300,
-                    },
-                },
-                "x-kubernetes-validations": [
-                    {
-                        "rule": "self.type != 'forward' || has(self.url)",
-                        "message": "a forward handler needs a url",
-                    },
-                    {
-                        "rule": "!has(self.url) || self.url.startsWith('http://') "
-                        "|| self.url.startsWith('https://')",
-                        "message": "handler url must start with http:// or https://",
-                    },
-                ],
-            },
+            "handler": handler_schema(),
             "allowedUpdates": {
                 "type": "array",
                 "description": "Update types Telegram sends (setWebhook allowed_updates); "
@@ -261,13 +231,13 @@ def _spec_schema() -> Schema:
                     "doneRetention": _str(
                         "How long done jobs are kept (QUEUE_DONE_RETENTION), a Go duration.",
                         default="168h",
-                        pattern=GO_DURATION,
+                        pattern=GO_DURATION_PATTERN,
                     ),
                     "stuckTimeout": _str(
                         "How long a running job may go without a heartbeat before it counts as "
                         "stuck (QUEUE_STUCK_TIMEOUT), a Go duration.",
                         default="30m",
-                        pattern=GO_DURATION,
+                        pattern=GO_DURATION_PATTERN,
                     ),
                     "startingDeadlineSeconds": _int(
                         "Skip a run that could not start within this.", default=300, minimum=10

@@ -5,11 +5,12 @@ defaults again so the builders can be exercised with minimal specs in unit tests
 what the schema cannot express with a `SpecError` that names the field.
 """
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from botgateway.contract import ContractError, HandlerConfig, parse_handler
+from botgateway.contract.limits import SLUG, SLUG_PATTERN, WEBHOOK_SECRET, WEBHOOK_SECRET_RULE
 from botgateway.queue.durations import parse_duration
 
 from .errors import SpecError
@@ -19,11 +20,6 @@ VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
 KIND = "BotGateway"
 PLURAL = "botgateways"
-
-SLUG_PATTERN = r"^[a-z0-9-]{1,63}$"
-_SLUG = re.compile(SLUG_PATTERN)
-# Telegram's secret_token: 1-256 characters, A-Z a-z 0-9 _ and -.
-_TELEGRAM_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 DEFAULT_TOKEN_KEY = "token"
 DEFAULT_DATABASE_KEY = "DATABASE_URL"
@@ -36,29 +32,10 @@ class SecretKeyRef:
 
 
 @dataclass(frozen=True)
-class Handler:
-    type: str
-    url: str | None = None
-    timeout_seconds: float | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-    def as_config(self) -> dict[str, Any]:
-        """The handler block of the service's bots file (DESIGN §3)."""
-        out: dict[str, Any] = {"type": self.type}
-        if self.url is not None:
-            out["url"] = self.url
-        if self.timeout_seconds is not None:
-            out["timeoutSeconds"] = self.timeout_seconds
-        for key, value in sorted(self.extra.items()):
-            out.setdefault(key, value)
-        return out
-
-
-@dataclass(frozen=True)
 class Bot:
     slug: str
     token: SecretKeyRef
-    handler: Handler
+    handler: HandlerConfig
     webhook_secret: SecretKeyRef | None = None
     allowed_updates: tuple[str, ...] | None = None
     chat_ordering: bool = False
@@ -191,17 +168,12 @@ def parse_spec(name: str, namespace: str, spec: Mapping[str, Any]) -> BotGateway
 def _bot(raw: Mapping[str, Any], index: int) -> Bot:
     where = f"spec.bots[{index}]"
     slug = raw.get("slug")
-    if not isinstance(slug, str) or not _SLUG.match(slug):
+    if not isinstance(slug, str) or not SLUG.match(slug):
         raise SpecError(f"{where}.slug: must match {SLUG_PATTERN}, got {slug!r}")
-    handler_raw = _mapping(raw.get("handler"), f"{where}.handler")
-    handler_type = handler_raw.get("type")
-    if not isinstance(handler_type, str) or not handler_type:
-        raise SpecError(f"{where}.handler.type: required")
-    url = _opt_str(handler_raw.get("url"))
-    if handler_type == "forward" and not url:
-        raise SpecError(f"{where}.handler.url: a forward handler needs a url")
-    timeout = handler_raw.get("timeoutSeconds")
-    extra = {k: v for k, v in handler_raw.items() if k not in {"type", "url", "timeoutSeconds"}}
+    try:
+        handler = parse_handler(raw.get("handler"))
+    except ContractError as exc:
+        raise SpecError(f"{where}.{exc.field}: {exc.problem}") from None
     secret_raw = raw.get("webhookSecretRef")
     allowed = raw.get("allowedUpdates")
     return Bot(
@@ -211,12 +183,7 @@ def _bot(raw: Mapping[str, Any], index: int) -> Bot:
             f"{where}.tokenSecretRef",
             DEFAULT_TOKEN_KEY,
         ),
-        handler=Handler(
-            type=handler_type,
-            url=url,
-            timeout_seconds=float(timeout) if timeout is not None else None,
-            extra=extra,
-        ),
+        handler=handler,
         webhook_secret=(
             _secret_ref(
                 _mapping(secret_raw, f"{where}.webhookSecretRef"),
@@ -322,10 +289,8 @@ def _janitor(raw: Mapping[str, Any]) -> Janitor:
 
 def validate_webhook_secret(slug: str, secret: str) -> None:
     """Telegram accepts 1-256 characters of A-Z, a-z, 0-9, `_` and `-` as a secret token."""
-    if not _TELEGRAM_SECRET.match(secret):
-        raise SpecError(
-            f"bot {slug}: the webhook secret must be 1-256 characters of A-Z, a-z, 0-9, _ and -"
-        )
+    if not WEBHOOK_SECRET.match(secret):
+        raise SpecError(f"bot {slug}: the webhook secret must be {WEBHOOK_SECRET_RULE}")
 
 
 def _mapping(value: Any, where: str) -> Mapping[str, Any]:

@@ -15,10 +15,11 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from botgateway.contract import DiscardConfig, TelegramEchoConfig
 from botgateway.queue import Store, redact
 
 from .app import Maintenance
-from .bots import BotConfig, HandlerSpec
+from .bots import BotConfig
 from .errors import ServiceError
 from .handlers import available_handler_types
 from .logs import configure_logging
@@ -33,7 +34,7 @@ DEFAULT_DATA_DIR = ".cache/dev"
 
 def demo_bot(token: str | None) -> BotConfig:
     """telegram-echo when given a real token, else discard (it needs no network)."""
-    handler = HandlerSpec("telegram-echo") if token else HandlerSpec("discard")
+    handler = TelegramEchoConfig() if token else DiscardConfig()
     return BotConfig(
         slug=DEMO_SLUG, token=token or DEMO_TOKEN, webhook_secret=DEMO_SECRET, handler=handler
     )

@@ -1,7 +1,8 @@
 """What a handler is: a factory that, given its bot, returns an async function of a job.
 
 Third-party handlers implement `HandlerFactory` and register it under the entry-point group
-`botgateway.handlers`; the bot's `handler:` mapping (minus `type`) is in `bot.handler.options`.
+`botgateway.handlers`; the bot's `handler.options` mapping is in `bot.handler.options`
+(a `PluginConfig`).
 """
 
 from collections.abc import Callable
