@@ -30,10 +30,10 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from botgateway.logs import configure_logging
 from botgateway.runtime import janitor_maintenance
 from botgateway.service.app import WORKER
 from botgateway.service.handlers import available_handler_types
-from botgateway.service.logs import configure_logging
 from botgateway.service.runner import RunningService, stop_on_signals
 from botgateway.service.settings import ServiceSettings
 
@@ -151,7 +151,9 @@ async def run_service(args: argparse.Namespace) -> None:
         install_record_plugin(workdir)
         settings = service_settings(args, workdir)
         configure_logging(
-            settings.log_format, os.environ.get("LOG_LEVEL", "INFO"), settings.secrets()
+            os.environ.get("LOG_FORMAT", "text"),
+            os.environ.get("LOG_LEVEL", "INFO"),
+            settings.secrets(),
         )
         service = RunningService(settings, maintenance=janitor_maintenance)
         stats_sources: list[Callable[[], Stats]] = []

@@ -26,8 +26,6 @@ FORWARD_TIMEOUT_DEFAULT = 10.0
 FORWARD_TIMEOUT_MAX = 300.0
 """Longer than any sane backend call, and shorter than a job's lease (QUEUE_STUCK_TIMEOUT)."""
 
-GO_DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$"
-
 SLUG = re.compile(SLUG_PATTERN)
 TOKEN = re.compile(TOKEN_PATTERN)
 WEBHOOK_SECRET = re.compile(WEBHOOK_SECRET_PATTERN)

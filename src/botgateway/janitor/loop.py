@@ -27,11 +27,16 @@ async def run_loop(
         except QueueError as exc:
             log.warning("janitor round failed", extra={"error": str(exc)})
         else:
-            log.info(result.summary(), extra=_fields(result))
+            log_round(result)
             if on_result is not None:
                 on_result(result)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)
+
+
+def log_round(result: JanitorResult) -> None:
+    """One line per round, its counts as fields (the loop's, and `janitor --once` in JSON)."""
+    log.info(result.summary(), extra=_fields(result))
 
 
 def _fields(result: JanitorResult) -> dict[str, int | float | bool]:

@@ -11,8 +11,8 @@ from typing import Any
 
 from botgateway.contract import ContractError, HandlerConfig, parse_handler
 from botgateway.contract.limits import SLUG, SLUG_PATTERN, WEBHOOK_SECRET, WEBHOOK_SECRET_RULE
-from botgateway.queue.durations import parse_duration
 
+from .env_fields import parse_env
 from .errors import SpecError
 
 GROUP = "botgateway.dev"
@@ -58,12 +58,6 @@ class Webhook:
 
 
 @dataclass(frozen=True)
-class Worker:
-    concurrency: int = 32
-    max_attempts: int = 5
-
-
-@dataclass(frozen=True)
 class Scaling:
     """Fixed `replicas`, or automatic between `min_replicas` and `max_replicas`."""
 
@@ -84,10 +78,10 @@ class Scaling:
 
 @dataclass(frozen=True)
 class Janitor:
+    """The CronJob's own fields; its retention and stuck timeout are `env` fields."""
+
     enabled: bool = True
     schedule: str = "*/15 * * * *"
-    done_retention: str = "168h"
-    stuck_timeout: str = "30m"
     starting_deadline_seconds: int = 300
     active_deadline_seconds: int = 600
     ttl_seconds_after_finished: int = 3600
@@ -103,12 +97,11 @@ class BotGatewaySpec:
     image_pull_policy: str | None = None
     ingress: Ingress | None = None
     webhook: Webhook = Webhook()
-    worker: Worker = Worker()
+    env: Mapping[str, str] = field(default_factory=dict)
+    """Environment of the gateway's containers from the spec's fields (`env_fields.py`)."""
     scaling: Scaling = Scaling()
     janitor: Janitor = Janitor()
     resources: Mapping[str, Any] = field(default_factory=dict)
-    telegram_api_base: str | None = None
-    log_level: str | None = None
     queue_backlog_seconds: int = 300
 
     @property
@@ -155,13 +148,14 @@ def parse_spec(name: str, namespace: str, spec: Mapping[str, Any]) -> BotGateway
         image_pull_policy=_opt_str(spec.get("imagePullPolicy")),
         ingress=_ingress(_mapping(ingress_raw, "spec.ingress")) if ingress_raw else None,
         webhook=_webhook(_mapping(spec.get("webhook") or {}, "spec.webhook")),
-        worker=_worker(_mapping(spec.get("worker") or {}, "spec.worker")),
+        env=parse_env(spec),
         scaling=_scaling(_mapping(spec.get("scaling") or {}, "spec.scaling")),
         janitor=_janitor(_mapping(spec.get("janitor") or {}, "spec.janitor")),
         resources=dict(_mapping(spec.get("resources") or {}, "spec.resources")),
-        telegram_api_base=_opt_str(spec.get("telegramApiBase")),
-        log_level=_opt_str(spec.get("logLevel")),
-        queue_backlog_seconds=_int(spec.get("queueBacklogSeconds", 300), "queueBacklogSeconds"),
+        queue_backlog_seconds=_int(
+            spec.get("queueBacklogSeconds", BotGatewaySpec.queue_backlog_seconds),
+            "queueBacklogSeconds",
+        ),
     )
 
 
@@ -221,24 +215,23 @@ def _ingress(raw: Mapping[str, Any]) -> Ingress:
 
 def _webhook(raw: Mapping[str, Any]) -> Webhook:
     return Webhook(
-        register=bool(raw.get("register", True)),
-        max_connections=_int(raw.get("maxConnections", 40), "webhook.maxConnections"),
-        drop_pending_updates=bool(raw.get("dropPendingUpdates", False)),
+        register=bool(raw.get("register", Webhook.register)),
+        max_connections=_int(
+            raw.get("maxConnections", Webhook.max_connections), "webhook.maxConnections"
+        ),
+        drop_pending_updates=bool(raw.get("dropPendingUpdates", Webhook.drop_pending_updates)),
         public_base_url=_opt_str(raw.get("publicBaseUrl")),
     )
 
 
-def _worker(raw: Mapping[str, Any]) -> Worker:
-    return Worker(
-        concurrency=_int(raw.get("concurrency", 32), "worker.concurrency"),
-        max_attempts=_int(raw.get("maxAttempts", 5), "worker.maxAttempts"),
-    )
-
-
 def _scaling(raw: Mapping[str, Any]) -> Scaling:
-    per_replica = _int(raw.get("pendingJobsPerReplica", 100), "scaling.pendingJobsPerReplica")
+    per_replica = _int(
+        raw.get("pendingJobsPerReplica", Scaling.pending_jobs_per_replica),
+        "scaling.pendingJobsPerReplica",
+    )
     window = _int(
-        raw.get("scaleDownStabilizationSeconds", 300), "scaling.scaleDownStabilizationSeconds"
+        raw.get("scaleDownStabilizationSeconds", Scaling.scale_down_stabilization_seconds),
+        "scaling.scaleDownStabilizationSeconds",
     )
     if per_replica < 1:
         raise SpecError("spec.scaling.pendingJobsPerReplica: must be at least 1")
@@ -263,26 +256,20 @@ def _scaling(raw: Mapping[str, Any]) -> Scaling:
 
 
 def _janitor(raw: Mapping[str, Any]) -> Janitor:
-    retention = str(raw.get("doneRetention", "168h"))
-    stuck = str(raw.get("stuckTimeout", "30m"))
-    for value, name in ((retention, "doneRetention"), (stuck, "stuckTimeout")):
-        try:
-            parse_duration(value)
-        except ValueError:
-            raise SpecError(f"spec.janitor.{name}: {value!r} is not a duration like 30m") from None
     return Janitor(
-        enabled=bool(raw.get("enabled", True)),
-        schedule=str(raw.get("schedule", "*/15 * * * *")),
-        done_retention=retention,
-        stuck_timeout=stuck,
+        enabled=bool(raw.get("enabled", Janitor.enabled)),
+        schedule=str(raw.get("schedule", Janitor.schedule)),
         starting_deadline_seconds=_int(
-            raw.get("startingDeadlineSeconds", 300), "janitor.startingDeadlineSeconds"
+            raw.get("startingDeadlineSeconds", Janitor.starting_deadline_seconds),
+            "janitor.startingDeadlineSeconds",
         ),
         active_deadline_seconds=_int(
-            raw.get("activeDeadlineSeconds", 600), "janitor.activeDeadlineSeconds"
+            raw.get("activeDeadlineSeconds", Janitor.active_deadline_seconds),
+            "janitor.activeDeadlineSeconds",
         ),
         ttl_seconds_after_finished=_int(
-            raw.get("ttlSecondsAfterFinished", 3600), "janitor.ttlSecondsAfterFinished"
+            raw.get("ttlSecondsAfterFinished", Janitor.ttl_seconds_after_finished),
+            "janitor.ttlSecondsAfterFinished",
         ),
     )
 

@@ -10,10 +10,12 @@ from typing import Any
 
 import aiohttp
 
+from botgateway.contract.environment import TELEGRAM_API_BASE
+
 from .errors import TelegramError
 from .webhooks import DesiredWebhook, WebhookInfo
 
-DEFAULT_API_BASE = "https://api.telegram.org"
+DEFAULT_API_BASE: str = TELEGRAM_API_BASE.value
 
 
 class BotApi:
