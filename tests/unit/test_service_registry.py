@@ -15,7 +15,7 @@ from botgateway.service.handlers import (
     registry,
 )
 from botgateway.service.handlers.registry import BUILTINS
-from botgateway.service.telegram import TelegramClient
+from botgateway.telegram import TelegramClient
 from tests.support.service import handler_config
 
 pytestmark = pytest.mark.unit

@@ -16,11 +16,12 @@ from typing import Any
 import kopf
 
 from botgateway.queue import DatabaseUnavailable, QueueError, Store
+from botgateway.telegram import TelegramError
 
 from . import conditions as cond
 from .builders import ChildInputs, Manifest, Names, build_children, referenced_secrets, secret_key
 from .conditions import Condition, merge_conditions
-from .errors import KubeError, MissingSecret, SpecError, TelegramError
+from .errors import KubeError, MissingSecret, SpecError
 from .kube import Kube, secret_entry
 from .scaling import Recommendation, decide_replicas
 from .settings import OperatorSettings

@@ -31,6 +31,7 @@ from botgateway.queue import (
     Worker,
     WorkerConfig,
 )
+from botgateway.telegram import TelegramClient
 
 from .bots import BotConfig
 from .chatkey import chat_key
@@ -39,7 +40,6 @@ from .handlers import Dispatcher, HandlerContext
 from .ingest import BadUpdate, GroupCommitter, parse_update
 from .metrics import CONTENT_TYPE, UNKNOWN_BOT, MaintenanceCounts, Metrics
 from .settings import ServiceSettings
-from .telegram import TelegramClient
 
 log = logging.getLogger(__name__)
 

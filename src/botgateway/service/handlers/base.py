@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import aiohttp
 
 from botgateway.queue import Handler as JobHandler
+from botgateway.telegram import TelegramClient
 
 from ..bots import BotConfig
-from ..telegram import TelegramClient
 
 
 @dataclass(frozen=True)
