@@ -2,5 +2,13 @@
 
 from .loop import log_round, run_loop
 from .maintenance import JanitorResult, run_once
+from .rescue import decide_recovery, rescue_stuck
 
-__all__ = ["JanitorResult", "log_round", "run_loop", "run_once"]
+__all__ = [
+    "JanitorResult",
+    "decide_recovery",
+    "log_round",
+    "rescue_stuck",
+    "run_loop",
+    "run_once",
+]

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from botgateway.queue import JANITOR_LOCK, QueueSettings, Store
 
+from .rescue import rescue_stuck
+
 PURGE_BATCH = 5_000
 """The most rows one purge statement deletes."""
 PURGE_BATCH_TARGET_S = 0.25
@@ -113,7 +115,8 @@ async def run_once(
             return JanitorResult(ran=False)
         recovered = dead = 0
         while True:
-            requeued, dead_lettered = await store.recover_stuck(
+            requeued, dead_lettered = await rescue_stuck(
+                store,
                 stuck_timeout=settings.stuck_timeout,
                 max_attempts=settings.max_attempts,
                 limit=recover_batch,
