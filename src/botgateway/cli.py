@@ -25,9 +25,9 @@ from botgateway.queue import (
     SettingsError,
     Store,
 )
-from botgateway.runtime import janitor_maintenance
 from botgateway.service.commands import add_commands
 from botgateway.service.runner import stop_on_signals
+from botgateway.wiring import janitor_maintenance
 
 Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 log = logging.getLogger("botgateway")

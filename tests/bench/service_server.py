@@ -31,11 +31,11 @@ import asyncpg
 from aiohttp import web
 
 from botgateway.logs import configure_logging
-from botgateway.runtime import janitor_maintenance
 from botgateway.service.app import WORKER
 from botgateway.service.handlers import available_handler_types
 from botgateway.service.runner import RunningService, stop_on_signals
 from botgateway.service.settings import ServiceSettings
+from botgateway.wiring import janitor_maintenance
 
 from . import record_handler
 from .loadgen import UPDATE_ID_HEADER

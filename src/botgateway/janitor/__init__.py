@@ -1,7 +1,9 @@
 """Queue maintenance: recover jobs whose worker died, purge old done rows, one janitor at a time."""
 
+from botgateway.contract.janitor import JanitorResult
+
 from .loop import log_round, run_loop
-from .maintenance import JanitorResult, run_once
+from .maintenance import run_once
 from .rescue import decide_recovery, rescue_stuck
 
 __all__ = [

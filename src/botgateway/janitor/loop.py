@@ -5,9 +5,10 @@ import contextlib
 import logging
 from collections.abc import Callable
 
+from botgateway.contract.janitor import JanitorResult
 from botgateway.queue import QueueError, QueueSettings, Store
 
-from .maintenance import JanitorResult, run_once
+from .maintenance import run_once
 
 log = logging.getLogger(__name__)
 

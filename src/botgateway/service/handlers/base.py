@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from botgateway.queue import Handler as JobHandler
+from botgateway.queue import JobHandler
 from botgateway.telegram import TelegramClient
 
 from ..bots import BotConfig
