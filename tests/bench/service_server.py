@@ -30,7 +30,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from botgateway.logs import configure_logging
+from botgateway.logs import configure_from_env, redact_secrets
 from botgateway.service.app import WORKER
 from botgateway.service.handlers import available_handler_types
 from botgateway.service.runner import RunningService, stop_on_signals
@@ -150,11 +150,8 @@ async def run_service(args: argparse.Namespace) -> None:
         workdir = Path(tmp)
         install_record_plugin(workdir)
         settings = service_settings(args, workdir)
-        configure_logging(
-            os.environ.get("LOG_FORMAT", "text"),
-            os.environ.get("LOG_LEVEL", "INFO"),
-            settings.secrets(),
-        )
+        configure_from_env(os.environ)
+        redact_secrets(settings.secrets())
         service = RunningService(settings, maintenance=janitor_maintenance)
         stats_sources: list[Callable[[], Stats]] = []
         if args.record:
