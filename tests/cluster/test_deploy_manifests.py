@@ -13,6 +13,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 
 from botgateway.contract import ContractError, parse_handler
+from botgateway.operator.spec import parse_spec
+from tests.support.bots_files import gateway_reads
 from tests.support.cluster import ControlPlane, wait_until
 from tests.support.handlers import GOOD_HANDLERS, HANDLERS
 
@@ -312,11 +314,17 @@ def test_the_api_server_accepts_exactly_the_handlers_the_gateway_accepts(
     """The unit tier proves this against a model of the CRD; here the real API server decides."""
     manifest = _bad("spec.bots", [{**BOT, "handler": handler}])
     result = deployed.kubectl(
-        "apply", "--dry-run=server", "-f", "-", input=json.dumps(manifest), check=False
-    )
+        "apply", "--dry-run=server", "-o", "json", "-f", "-", input=json.dumps(manifest),
+        check=False,
+    )  # fmt: skip
     try:
         parse_handler(handler)
         gateway_accepts = True
     except ContractError:
         gateway_accepts = False
     assert (result.returncode == 0) == gateway_accepts, result.stderr
+    if gateway_accepts:
+        # what the API server stored (defaulted, pruned) makes a bots file the gateway loads
+        stored = json.loads(result.stdout)
+        [bot] = gateway_reads(parse_spec("good", NS, stored["spec"]))
+        assert bot.handler == parse_handler(handler)

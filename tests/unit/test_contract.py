@@ -3,12 +3,9 @@ file parser alike, so what the API server accepts the gateway accepts, and the r
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -26,11 +23,9 @@ from botgateway.contract import (
     handler_schema,
     parse_handler,
 )
-from botgateway.operator.builders.common import SECRETS_DIR
-from botgateway.operator.builders.config import bots_file as operator_bots_file
 from botgateway.operator.crd import crd
 from botgateway.operator.spec import parse_spec
-from botgateway.service.bots import parse_bots
+from tests.support.bots_files import gateway_reads
 from tests.support.crd_model import refusals
 from tests.support.handlers import GOOD_HANDLERS, HANDLERS
 
@@ -168,12 +163,6 @@ def test_every_spec_the_crd_accepts_makes_a_bots_file_the_gateway_accepts(
     if refusals(bot_schema(), bots, "spec.bots"):
         return
     spec = parse_spec("gw", "bots", {"database": {"secretRef": {"name": "db"}}, "bots": bots})
-    text = operator_bots_file(spec)
-    with tempfile.TemporaryDirectory() as tmp:
-        for bot in bots:
-            (Path(tmp) / bot["slug"]).mkdir()
-            (Path(tmp) / bot["slug"] / "token").write_text("1:token")
-            (Path(tmp) / bot["slug"] / "webhook-secret").write_text("secret")
-        parsed = parse_bots(yaml.safe_load(text.replace(SECRETS_DIR, tmp)), {})
+    parsed = gateway_reads(spec)
     assert [b.handler for b in parsed] == [parse_handler(b["handler"]) for b in bots]
     assert [b.chat_ordering for b in parsed] == [b.get("chatOrdering", False) for b in bots]
