@@ -1,5 +1,6 @@
 """`botgateway` subcommands. Errors a person can fix end in one line and exit 2 (bad settings)
-or 1 (database unreachable), never a traceback."""
+or 1 (database unreachable), never a traceback. Logging is set up once, here, for every command
+(LOG_FORMAT, LOG_LEVEL); with JSON logs, what a command reports goes out as JSON lines too."""
 
 import argparse
 import asyncio
@@ -13,7 +14,9 @@ from datetime import datetime
 from typing import Any
 
 from botgateway.console import render_table
-from botgateway.janitor import run_loop, run_once
+from botgateway.contract.environment import DATABASE_URL
+from botgateway.janitor import log_round, run_loop, run_once
+from botgateway.logs import configure_from_env, json_logs
 from botgateway.operator.commands import add_commands as add_operator_commands
 from botgateway.queue import (
     STATUSES,
@@ -22,22 +25,20 @@ from botgateway.queue import (
     SettingsError,
     Store,
 )
-from botgateway.runtime import janitor_maintenance
 from botgateway.service.commands import add_commands
 from botgateway.service.runner import stop_on_signals
+from botgateway.wiring import janitor_maintenance
 
 Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
+log = logging.getLogger("botgateway")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
     command: Command = args.command
     try:
+        configure_from_env(os.environ)
         return asyncio.run(command(args))
     except SettingsError as exc:
         return _fail(exc, 2)
@@ -48,8 +49,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fail(exc: Exception, code: int) -> int:
-    print(f"botgateway: {exc}", file=sys.stderr)
+    if json_logs():
+        log.error(str(exc), extra={"exit_code": code})
+    else:
+        print(f"botgateway: {exc}", file=sys.stderr)
     return code
+
+
+def report(message: str, **fields: object) -> None:
+    """A command's result: a line on stdout for people, a JSON log line in containers."""
+    if json_logs():
+        log.info(message, extra=fields)
+    else:
+        print(message)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,8 +104,9 @@ def queue_settings() -> QueueSettings:
     return QueueSettings.from_env(os.environ)
 
 
-async def _with_store(settings: QueueSettings, body: Callable[[Store], Awaitable[int]]) -> int:
-    store = await Store.connect(settings.database_url, min_size=1, max_size=2)
+async def _with_store(database_url: str, body: Callable[[Store], Awaitable[int]]) -> int:
+    """`migrate` and `jobs` read DATABASE_URL alone: no queue tuning can stop them."""
+    store = await Store.connect(database_url, min_size=1, max_size=2)
     try:
         return await body(store)
     finally:
@@ -103,14 +116,13 @@ async def _with_store(settings: QueueSettings, body: Callable[[Store], Awaitable
 async def cmd_migrate(_: argparse.Namespace) -> int:
     async def body(store: Store) -> int:
         applied = await store.migrate()
-        if applied:
-            for m in applied:
-                print(f"applied {m.version:04d}_{m.name}")
-        else:
-            print("database schema is up to date")
+        for m in applied:
+            report(f"applied {m.version:04d}_{m.name}", migration=m.version)
+        if not applied:
+            report("database schema is up to date")
         return 0
 
-    return await _with_store(queue_settings(), body)
+    return await _with_store(DATABASE_URL.read(os.environ), body)
 
 
 async def cmd_janitor(args: argparse.Namespace) -> int:
@@ -118,14 +130,18 @@ async def cmd_janitor(args: argparse.Namespace) -> int:
 
     async def body(store: Store) -> int:
         if args.once:
-            print((await run_once(store, settings)).summary())
+            result = await run_once(store, settings)
+            if json_logs():
+                log_round(result)
+            else:
+                print(result.summary())
             return 0
         stop = asyncio.Event()
         stop_on_signals(stop)
         await run_loop(store, settings, stop)  # each round is logged by the loop itself
         return 0
 
-    return await _with_store(settings, body)
+    return await _with_store(settings.database_url, body)
 
 
 async def cmd_jobs_stats(args: argparse.Namespace) -> int:
@@ -151,7 +167,7 @@ async def cmd_jobs_stats(args: argparse.Namespace) -> int:
         print(render_table(["bot", *STATUSES, "oldest pending s"], rows))
         return 0
 
-    return await _with_store(queue_settings(), body)
+    return await _with_store(DATABASE_URL.read(os.environ), body)
 
 
 async def cmd_jobs_list(args: argparse.Namespace) -> int:
@@ -182,7 +198,7 @@ async def cmd_jobs_list(args: argparse.Namespace) -> int:
         )
         return 0
 
-    return await _with_store(queue_settings(), body)
+    return await _with_store(DATABASE_URL.read(os.environ), body)
 
 
 async def cmd_jobs_retry(args: argparse.Namespace) -> int:
@@ -196,7 +212,7 @@ async def cmd_jobs_retry(args: argparse.Namespace) -> int:
             print("no dead jobs matched; nothing requeued")
         return 0
 
-    return await _with_store(queue_settings(), body)
+    return await _with_store(DATABASE_URL.read(os.environ), body)
 
 
 def _json_default(value: object) -> str:

@@ -30,12 +30,12 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from botgateway.runtime import janitor_maintenance
+from botgateway.logs import configure_from_env, redact_secrets
 from botgateway.service.app import WORKER
 from botgateway.service.handlers import available_handler_types
-from botgateway.service.logs import configure_logging
 from botgateway.service.runner import RunningService, stop_on_signals
 from botgateway.service.settings import ServiceSettings
+from botgateway.wiring import janitor_maintenance
 
 from . import record_handler
 from .loadgen import UPDATE_ID_HEADER
@@ -150,9 +150,8 @@ async def run_service(args: argparse.Namespace) -> None:
         workdir = Path(tmp)
         install_record_plugin(workdir)
         settings = service_settings(args, workdir)
-        configure_logging(
-            settings.log_format, os.environ.get("LOG_LEVEL", "INFO"), settings.secrets()
-        )
+        configure_from_env(os.environ)
+        redact_secrets(settings.secrets())
         service = RunningService(settings, maintenance=janitor_maintenance)
         stats_sources: list[Callable[[], Stats]] = []
         if args.record:

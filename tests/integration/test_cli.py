@@ -36,8 +36,8 @@ async def test_bad_setting_exits_2_with_one_line_naming_the_variable(database_ur
     )
     assert ran.code == 2
     assert ran.err.strip().splitlines() == [
-        "botgateway: QUEUE_STUCK_TIMEOUT='soon' is invalid: expected a Go duration such as "
-        "90s, 30m or 168h"
+        "botgateway: QUEUE_STUCK_TIMEOUT='soon' is invalid: expected a Go duration greater than "
+        "zero such as 90s, 30m or 168h"
     ]
 
 
@@ -66,6 +66,39 @@ async def test_janitor_once_prints_what_it_did(database_url: str) -> None:
     assert ran.out.strip() == (
         "janitor: purged 0 done job(s) in 0 batch(es), recovered 0 stuck job(s), dead-lettered 0"
     )
+
+
+def json_lines(text: str) -> list[dict[str, object]]:
+    """Every line of `text` as a JSON object (a line that is not one fails the test)."""
+    return [json.loads(line) for line in text.splitlines()]
+
+
+async def test_janitor_once_with_json_logs_prints_only_json_lines(database_url: str) -> None:
+    ran = await botgateway(
+        "janitor", "--once", env={"DATABASE_URL": database_url, "LOG_FORMAT": "json"}
+    )
+    assert ran.code == 0, ran.err
+    assert ran.out == ""
+    [round_] = [e for e in json_lines(ran.err) if e["logger"] == "botgateway.janitor.loop"]
+    assert round_["message"].startswith("janitor: purged 0 done job(s)")
+    assert (round_["ran"], round_["recovered"], round_["dead_lettered"]) == (True, 0, 0)
+
+
+async def test_every_queue_command_honours_log_format(postgres: TestPostgres) -> None:
+    url = await postgres.create_database(migrated=False)
+    env = {"DATABASE_URL": url, "LOG_FORMAT": "json"}
+    try:
+        migrated = await botgateway("migrate", env=env)
+        assert migrated.code == 0, migrated.err
+        assert migrated.out == ""
+        assert any(e["message"].startswith("applied 0001_") for e in json_lines(migrated.err))
+        broken = await botgateway(
+            "jobs", "stats", env={**env, "DATABASE_URL": "postgresql://x@127.0.0.1:1/x"}
+        )
+        [failure] = json_lines(broken.err)
+        assert (broken.code, failure["level"]) == (1, "error")
+    finally:
+        await postgres.drop_database(url)
 
 
 @pytest.fixture

@@ -1,16 +1,20 @@
 """The janitor against a real PostgreSQL: recovery, dead-lettering, bounded purge, one at a time."""
 
 import asyncio
+import contextlib
 import itertools
 import json
 import os
 import sys
+from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from botgateway.janitor import run_once
 from botgateway.queue import Job, NewJob, Outcome, QueueSettings, Store, Succeeded, Worker
+from botgateway.queue.store import StuckBatch
 from tests.support.rows import Rows
 from tests.support.waiting import eventually
 
@@ -135,10 +139,12 @@ class PausingStore(Store):
     entered: asyncio.Event
     proceed: asyncio.Event
 
-    async def recover_stuck(self, **kw: object) -> tuple[int, int]:  # type: ignore[override]
+    @contextlib.asynccontextmanager
+    async def stuck_jobs(self, **kw: Any) -> AsyncIterator[StuckBatch]:
         self.entered.set()
         await self.proceed.wait()
-        return await super().recover_stuck(**kw)  # type: ignore[arg-type]
+        async with super().stuck_jobs(**kw) as batch:
+            yield batch
 
 
 async def test_two_janitors_together_one_works_the_other_exits_0_lock_held(

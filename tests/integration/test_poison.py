@@ -59,7 +59,7 @@ async def test_poison_update_dies_alone(postgres: TestPostgres, tmp_path: Path) 
         stuck_timeout_s=2.0,
         janitor_interval_s=0.5,
         max_attempts=MAX_ATTEMPTS,
-        handler={"type": "reliability-poison", "url": backend.url},
+        handler={"type": "reliability-poison", "options": {"url": backend.url}},
         plugins=(ENTRY_POINT,),
     )
     logs = LogBook(tmp_path / "logs")

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from botgateway.janitor import rescue_stuck
 from botgateway.queue import Job, NewJob, Outcome, Store, Succeeded, Worker
 from botgateway.queue.worker import WorkerConfig
 from tests.support.rows import Rows
@@ -32,7 +33,7 @@ async def orphan(store: Store, rows: Rows, count: int) -> list[Job]:
         ),
         what="the leases to expire",
     )
-    requeued, dead = await store.recover_stuck(stuck_timeout=SHORT_LEASE, max_attempts=5, limit=100)
+    requeued, dead = await rescue_stuck(store, stuck_timeout=SHORT_LEASE, max_attempts=5, limit=100)
     assert (requeued, dead) == (count, 0)
     return jobs
 

@@ -19,8 +19,8 @@ import pytest
 
 from botgateway.janitor import run_once
 from botgateway.queue import (
-    Handler,
     Job,
+    JobHandler,
     NewJob,
     QueueSettings,
     Store,
@@ -115,7 +115,7 @@ async def run_worker_until(
         await asyncio.wait_for(task, timeout=30)
 
 
-def fast_worker(store: Store, handler: Handler, **config: Any) -> Worker:
+def fast_worker(store: Store, handler: JobHandler, **config: Any) -> Worker:
     """A worker that polls often, so tests never wait on its one-second default."""
     return Worker(store, handler, WorkerConfig(poll_interval=timedelta(milliseconds=50), **config))
 

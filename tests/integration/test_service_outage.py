@@ -9,7 +9,7 @@ from datetime import timedelta
 import aiohttp
 import pytest
 
-from botgateway.runtime import janitor_maintenance
+from botgateway.wiring import janitor_maintenance
 from tests.support.postgres import TestPostgres
 from tests.support.service import bot, post, rows, running, settings_for, text_update, wait_until
 

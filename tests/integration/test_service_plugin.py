@@ -9,7 +9,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from botgateway.service.bots import BotConfig, HandlerSpec
+from botgateway.contract import PluginConfig
+from botgateway.service.bots import BotConfig
 from botgateway.service.handlers import available_handler_types
 from tests.support import plugin_handler
 from tests.support.service import TOKEN, count, post, running, settings_for, text_update, wait_until
@@ -39,7 +40,7 @@ async def test_plugin_handler_runs_through_the_worker(database_url: str) -> None
     plugin_bot = BotConfig(
         slug="plug",
         token=TOKEN,
-        handler=HandlerSpec("test-plugin", options={"label": "from-yaml"}),
+        handler=PluginConfig("test-plugin", options={"label": "from-yaml"}),
     )
     async with running(settings_for(database_url, plugin_bot)) as svc:
         async with aiohttp.ClientSession() as http:

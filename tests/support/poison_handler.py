@@ -7,8 +7,8 @@ import json
 import os
 import signal
 
+from botgateway.contract import ForwardConfig, PluginConfig
 from botgateway.queue import Job, Outcome
-from botgateway.service.bots import HandlerSpec
 from botgateway.service.handlers import HandlerContext, JobHandler
 from botgateway.service.handlers.forward import create as create_forward
 
@@ -22,10 +22,11 @@ def is_poison(payload: str) -> bool:
 
 
 def create(context: HandlerContext) -> JobHandler:
-    url = context.bot.handler.options.get("url")
+    options = context.bot.handler.options if isinstance(context.bot.handler, PluginConfig) else {}
+    url = options.get("url")
     if not isinstance(url, str) or not url:
-        raise ValueError("handler.url is required")
-    spec = HandlerSpec("forward", url=url, timeout_seconds=10.0)
+        raise ValueError("handler.options.url is required")
+    spec = ForwardConfig(url=url, timeout_seconds=10.0)
     forward = create_forward(
         dataclasses.replace(context, bot=dataclasses.replace(context.bot, handler=spec))
     )

@@ -10,9 +10,10 @@ from typing import Any
 import aiohttp
 import asyncpg
 
+from botgateway.contract import BUILTIN, ForwardConfig, HandlerConfig, PluginConfig
 from botgateway.queue import QueueSettings
 from botgateway.service.app import Maintenance
-from botgateway.service.bots import BotConfig, HandlerSpec
+from botgateway.service.bots import BotConfig
 from botgateway.service.runner import RunningService
 from botgateway.service.settings import ServiceSettings
 from tests.support.waiting import eventually
@@ -34,13 +35,19 @@ def forward_bot(
         token=TOKEN,
         webhook_secret=secret,
         chat_ordering=chat_ordering,
-        handler=HandlerSpec("forward", url=url, timeout_seconds=timeout),
+        handler=ForwardConfig(url=url, timeout_seconds=timeout),
     )
+
+
+def handler_config(kind: str) -> HandlerConfig:
+    """A handler of `kind` without options (a plugin, when not built in)."""
+    builtin = BUILTIN.get(kind)
+    return builtin() if builtin is not None else PluginConfig(kind)  # type: ignore[call-arg]
 
 
 def bot(slug: str, kind: str = "discard", **kwargs: Any) -> BotConfig:
     return BotConfig(
-        slug=slug, token=kwargs.pop("token", TOKEN), handler=HandlerSpec(kind), **kwargs
+        slug=slug, token=kwargs.pop("token", TOKEN), handler=handler_config(kind), **kwargs
     )
 
 

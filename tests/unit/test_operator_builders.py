@@ -105,7 +105,6 @@ def test_bots_file_follows_the_service_format_and_holds_no_secret() -> None:
                 "handler": {
                     "type": "forward",
                     "url": "http://backend:8000/updates",
-                    "timeoutSeconds": 10.0,
                 },
             },
             {

@@ -46,11 +46,8 @@ def test_settings_from_env() -> None:
             "BOTGATEWAY_IMAGE": "r/bg:1",
             "TELEGRAM_API_BASE": "http://127.0.0.1:9",
             "BOTGATEWAY_OPERATOR_INTERVAL": "2m",
-            "LOG_FORMAT": " JSON ",
         }
     )
-    assert settings.log_format == "json"
-    assert OperatorSettings.from_env({}).log_format == "text"
     assert settings.default_image == "r/bg:1"
     assert settings.telegram_api_base == "http://127.0.0.1:9"
     assert settings.interval_seconds == 120

@@ -2,6 +2,7 @@ from typing import Any
 
 import pytest
 
+from botgateway.contract import PluginConfig, dump_handler
 from botgateway.operator.errors import SpecError
 from botgateway.operator.spec import parse_spec, validate_webhook_secret
 
@@ -85,14 +86,18 @@ def test_bad_bot_fields() -> None:
         parse_spec("gw", "bots", minimal(bots=[{**bot, "slug": "Bad_Slug"}]))
     with pytest.raises(SpecError, match="unique"):
         parse_spec("gw", "bots", minimal(bots=[bot, bot]))
-    with pytest.raises(SpecError, match="needs a url"):
+    with pytest.raises(SpecError, match=r"spec\.bots\[0\]\.handler\.url: required"):
         parse_spec("gw", "bots", minimal(bots=[{**bot, "handler": {"type": "forward"}}]))
+    retries = {"type": "forward", "url": "http://b/", "retries": 3}
+    with pytest.raises(SpecError, match=r"spec\.bots\[0\]\.handler\.retries: not an option"):
+        parse_spec("gw", "bots", minimal(bots=[{**bot, "handler": retries}]))
 
 
 def test_handler_keeps_plugin_settings() -> None:
-    bot = {**minimal()["bots"][0], "handler": {"type": "my-plugin", "colour": "blue"}}
-    spec = parse_spec("gw", "bots", minimal(bots=[bot]))
-    assert spec.bots[0].handler.as_config() == {"type": "my-plugin", "colour": "blue"}
+    handler = {"type": "my-plugin", "options": {"colour": "blue"}}
+    spec = parse_spec("gw", "bots", minimal(bots=[{**minimal()["bots"][0], "handler": handler}]))
+    assert spec.bots[0].handler == PluginConfig("my-plugin", {"colour": "blue"})
+    assert dump_handler(spec.bots[0].handler) == handler
 
 
 @pytest.mark.parametrize("secret", ["", "has space", "x" * 257, "ümlaut"])

@@ -2,15 +2,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from botgateway.queue.jobs import StuckJob
 from botgateway.queue.policy import (
     DeadLetter,
-    Requeue,
     RetryLater,
     backoff_delay,
     decide_failure,
-    decide_recovery,
-    is_stuck,
     truncate_error,
     with_jitter,
 )
@@ -87,45 +83,3 @@ def test_last_error_is_cut_to_4096_characters() -> None:
     )
     assert isinstance(decision, RetryLater)
     assert len(decision.error) == 4096
-
-
-def _stuck(
-    *, attempts: int = 1, lease_left: timedelta | None = None, idle: timedelta = timedelta(0)
-) -> StuckJob:
-    return StuckJob(
-        id=1,
-        attempts=attempts,
-        lease_owner="pod-a" if lease_left is not None else None,
-        lease_expires_at=NOW + lease_left if lease_left is not None else None,
-        updated_at=NOW - idle,
-        now=NOW,
-    )
-
-
-def test_live_lease_is_never_stuck_however_old_the_job() -> None:
-    job = _stuck(lease_left=timedelta(seconds=5), idle=timedelta(days=3))
-    assert not is_stuck(job, timedelta(minutes=30))
-    assert decide_recovery(job, stuck_timeout=timedelta(minutes=30), max_attempts=5) is None
-
-
-def test_expired_lease_is_requeued_while_attempts_remain() -> None:
-    job = _stuck(attempts=2, lease_left=-timedelta(seconds=1))
-    decision = decide_recovery(job, stuck_timeout=timedelta(minutes=30), max_attempts=5)
-    assert isinstance(decision, Requeue)
-    assert "pod-a" in decision.error
-
-
-def test_expired_lease_on_last_attempt_is_dead() -> None:
-    job = _stuck(attempts=5, lease_left=-timedelta(seconds=1))
-    decision = decide_recovery(job, stuck_timeout=timedelta(minutes=30), max_attempts=5)
-    assert isinstance(decision, DeadLetter)
-    assert "no attempts left" in decision.error
-
-
-def test_leaseless_seed_job_is_stuck_only_after_the_timeout() -> None:
-    fresh = _stuck(idle=timedelta(minutes=29))
-    old = _stuck(idle=timedelta(minutes=31))
-    assert decide_recovery(fresh, stuck_timeout=timedelta(minutes=30), max_attempts=5) is None
-    assert isinstance(
-        decide_recovery(old, stuck_timeout=timedelta(minutes=30), max_attempts=5), Requeue
-    )

@@ -8,19 +8,16 @@ from typing import Any
 import pytest
 
 from botgateway.queue import QueueSettings
-from botgateway.reference.bots_file import BOT_DOCS, bot_fields, check_bot_docs
+from botgateway.reference.bots_file import bot_docs, bot_fields, check_bot_docs
 from botgateway.reference.crd import crd_schema, render_crd_spec, schema_fields
 from botgateway.reference.environment import (
-    EnvDoc,
     EnvRead,
-    EnvVar,
-    Recorded,
     RecordingEnv,
-    check_env_docs,
-    derive_env,
-    environment_variables,
+    check_catalogue,
     record,
+    scan_catalogue_reads,
     scan_env_reads,
+    scan_package,
 )
 from botgateway.reference.errors import DriftError
 from botgateway.reference.metrics import metric_docs
@@ -65,12 +62,11 @@ def test_recording_env_records_names_and_offered_defaults() -> None:
     assert dict(env) == {"A": "1"}
 
 
-def test_record_finds_defaults_and_required_variables() -> None:
+def test_record_finds_required_variables() -> None:
     recorded = record(QueueSettings.from_env)
     assert recorded.required == {"DATABASE_URL"}
-    assert recorded.reads["QUEUE_BACKOFF"] == "30s,2m,10m,1h"
-    assert recorded.reads["QUEUE_DONE_RETENTION"] == "168h"
     assert next(iter(recorded.reads)) == "DATABASE_URL"
+    assert "QUEUE_BACKOFF" in recorded.reads
 
 
 def test_scan_finds_literal_reads_of_the_environment() -> None:
@@ -89,53 +85,18 @@ g = os.environ.get("lowercase")
     assert found == {("ALPHA", "1"), ("BETA", None), ("GAMMA", None), ("DELTA", "")}
 
 
-def test_derive_env_groups_by_component() -> None:
-    recordings = {
-        "queue": Recorded({"DATABASE_URL": "", "QUEUE_X": "1h"}, frozenset({"DATABASE_URL"})),
-        "service": Recorded({"DATABASE_URL": "", "SERVICE_X": "2"}, frozenset()),
-        "operator": Recorded({"SHARED": ""}, frozenset()),
-    }
-    scanned = [
-        EnvRead("LOG_LEVEL", "cli.py", "INFO"),
-        EnvRead("LOG_LEVEL", "service/commands.py", "INFO"),
-        EnvRead("DEV_DIR", "service/dev.py", None),
-        EnvRead("DATABASE_URL", "service/dev.py", ""),
-        EnvRead("OP_ONLY", "operator/commands.py", "x"),
-    ]
-    found = {(v.component, v.name): v for v in derive_env(recordings, scanned)}
-    assert set(found) == {
-        ("queue", "DATABASE_URL"),
-        ("queue", "QUEUE_X"),
-        ("service", "SERVICE_X"),
-        ("operator", "SHARED"),
-        ("all", "LOG_LEVEL"),
-        ("service", "DEV_DIR"),
-        ("operator", "OP_ONLY"),
-    }
-    assert found[("queue", "DATABASE_URL")].required
-    assert found[("all", "LOG_LEVEL")].default == "INFO"
+def test_the_code_reads_every_catalogued_variable_and_no_other() -> None:
+    assert scan_package() == []  # no variable is read by a literal name any more
+    read = scan_catalogue_reads()
+    assert {"LOG_FORMAT", "BOTGATEWAY_NAMESPACES", "QUEUE_STUCK_TIMEOUT"} <= read
+    check_catalogue([], read)
 
 
-def test_the_real_code_reads_what_the_readme_documents() -> None:
-    found = {(v.component, v.name) for v in environment_variables()}
-    assert ("queue", "QUEUE_STUCK_TIMEOUT") in found
-    assert ("service", "BOTGATEWAY_MAX_BODY_BYTES") in found
-    assert ("operator", "BOTGATEWAY_NAMESPACES") in found  # read by the command, not settings
-    assert ("all", "LOG_LEVEL") in found
-
-
-def test_undocumented_and_stale_variables_are_refused() -> None:
-    variables = [EnvVar("service", "NEW_KNOB", "1")]
-    docs = {("service", "OLD_KNOB"): EnvDoc("gone")}
+def test_unknown_and_unread_variables_are_refused() -> None:
     with pytest.raises(DriftError) as caught:
-        check_env_docs(variables, docs)
-    assert "NEW_KNOB is read by the service code but has no description" in str(caught.value)
-    assert "OLD_KNOB is described for the service but no longer read" in str(caught.value)
-
-
-def test_a_fallback_may_not_hide_a_default_of_the_code() -> None:
-    with pytest.raises(DriftError, match="drop the fallback"):
-        check_env_docs([EnvVar("operator", "X", "5s")], {("operator", "X"): EnvDoc("x", "9s")})
+        check_catalogue([EnvRead("NEW_KNOB", "service/x.py", "1")], {"LOG_FORMAT"})
+    assert "NEW_KNOB is read by name in service/x.py" in str(caught.value)
+    assert "LOG_LEVEL is declared but no command reads it" in str(caught.value)
 
 
 # -- the bots file --------------------------------------------------------------------------
@@ -143,7 +104,7 @@ def test_a_fallback_may_not_hide_a_default_of_the_code() -> None:
 
 def test_bot_fields_come_from_the_parser() -> None:
     fields = {f.path: f for f in bot_fields()}
-    assert set(fields) == set(BOT_DOCS)
+    assert set(fields) == set(bot_docs())
     assert {p for p, f in fields.items() if f.required and not f.alternatives} == {
         "slug",
         "handler",
@@ -155,8 +116,9 @@ def test_bot_fields_come_from_the_parser() -> None:
     assert not fields["webhookSecretFile"].required
     assert fields["chatOrdering"].default is False
     assert fields["handler.timeoutSeconds"].default == 10
-    assert fields["handler.url"].forward_only
-    assert not fields["handler.type"].forward_only
+    assert fields["handler.url"].only_for == ("forward",)
+    assert not fields["handler.type"].only_for
+    assert not fields["handler.options"].required
 
 
 def test_undocumented_bot_fields_are_refused() -> None:

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from botgateway.contract import ForwardConfig, PluginConfig
 from botgateway.service.bots import BotConfig, load_bots, parse_bots
 from botgateway.service.errors import ConfigError
 
@@ -49,9 +50,7 @@ bots:
     assert bot.token == "123:ABC"
     assert bot.webhook_secret == "s3cret"
     assert bot.chat_ordering is False
-    assert bot.handler.type == "forward"
-    assert bot.handler.url == "http://backend:8000/updates"
-    assert bot.handler.timeout_seconds == 10.0
+    assert bot.handler == ForwardConfig(url="http://backend:8000/updates", timeout_seconds=10.0)
 
 
 def test_token_and_secret_from_files_relative_to_the_bots_file(tmp_path: Path) -> None:
@@ -81,10 +80,9 @@ def test_tokens_and_secrets_stay_out_of_repr() -> None:
 
 
 def test_chat_ordering_and_plugin_options() -> None:
-    bot = one(base(chatOrdering=True, handler={"type": "my-plugin", "level": 3}))
+    bot = one(base(chatOrdering=True, handler={"type": "my-plugin", "options": {"level": 3}}))
     assert bot.chat_ordering is True
-    assert bot.handler.type == "my-plugin"
-    assert dict(bot.handler.options) == {"level": 3}
+    assert bot.handler == PluginConfig("my-plugin", {"level": 3})
 
 
 @pytest.mark.parametrize(
@@ -122,6 +120,16 @@ def test_chat_ordering_and_plugin_options() -> None:
             {},
             "'handler.retries'",
         ),
+        (
+            base(handler={"type": "forward", "url": "http://x", "timeoutSecond": 3}),
+            {},
+            "'handler.timeoutSecond'",
+        ),
+        (base(handler={"type": "discard", "url": "http://x"}), {}, "'handler.url'"),
+        (base(handler={"type": "telegram-echo", "retries": 3}), {}, "'handler.retries'"),
+        (base(handler={"type": "discard", "options": {}}), {}, "'handler.options'"),
+        (base(handler={"type": "my-plugin", "level": 3}), {}, "'handler.level'"),
+        (base(handler={"type": "my-plugin", "options": [1]}), {}, "'handler.options'"),
         (base(tokn="1:A"), {}, "'tokn'"),
     ],
 )

@@ -33,7 +33,9 @@ def test_bad_bots_file_exits_2_naming_bot_and_field(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = tmp_path / "bots.yaml"
-    config.write_text("bots:\n  - slug: support\n    tokenEnv: NOT_SET_ANYWHERE\n")
+    config.write_text(
+        "bots:\n  - slug: support\n    tokenEnv: NOT_SET_ANYWHERE\n    handler: {type: discard}\n"
+    )
     monkeypatch.setenv("DATABASE_URL", "postgresql://u@127.0.0.1:1/d")
     monkeypatch.setenv("BOTGATEWAY_CONFIG", str(config))
     monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)

@@ -1,6 +1,7 @@
 import pytest
 
-from botgateway.service.bots import BotConfig, HandlerSpec
+from botgateway.contract import DiscardConfig
+from botgateway.service.bots import BotConfig
 from botgateway.service.dev import DEMO_SECRET, curl_line, demo_bot
 
 pytestmark = pytest.mark.unit
@@ -21,7 +22,7 @@ def test_curl_line_posts_to_the_bot_then_shows_stats() -> None:
 
 
 def test_curl_line_never_prints_a_configured_secret() -> None:
-    bot = BotConfig("prod", "1:A", webhook_secret="real-secret", handler=HandlerSpec("discard"))
+    bot = BotConfig("prod", "1:A", webhook_secret="real-secret", handler=DiscardConfig())
     line = curl_line("http://h", bot, "postgresql://u@h/d")
     assert "real-secret" not in line
     assert "1:A" not in line

@@ -2,8 +2,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from botgateway.contract.janitor import JanitorResult
 from botgateway.queue import Failed, Job, QueueStats, StatusCount, Succeeded
-from botgateway.service.metrics import MaintenanceCounts, Metrics
+from botgateway.service.metrics import Metrics
 
 pytestmark = pytest.mark.unit
 
@@ -18,8 +19,8 @@ def test_everything_the_issue_asks_for_is_exposed() -> None:
     metrics.request("support", 401)
     metrics.job_finished(job(), Succeeded(), 0.02)
     metrics.job_finished(job(), Failed("x", permanent=True), 0.5)
-    metrics.janitor_round(MaintenanceCounts(ran=True, purged=3, recovered=2, dead_lettered=1))
-    metrics.janitor_round(MaintenanceCounts(ran=False))
+    metrics.janitor_round(JanitorResult(ran=True, purged=3, recovered=2, dead_lettered=1))
+    metrics.janitor_round(JanitorResult(ran=False))
     metrics.queue_read(
         QueueStats(
             (

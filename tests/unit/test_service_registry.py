@@ -5,7 +5,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from botgateway.service.bots import BotConfig, HandlerSpec
+from botgateway.service.bots import BotConfig
 from botgateway.service.errors import ConfigError
 from botgateway.service.handlers import (
     HandlerContext,
@@ -15,7 +15,8 @@ from botgateway.service.handlers import (
     registry,
 )
 from botgateway.service.handlers.registry import BUILTINS
-from botgateway.service.telegram import TelegramClient
+from botgateway.telegram import TelegramClient
+from tests.support.service import handler_config
 
 pytestmark = pytest.mark.unit
 
@@ -35,7 +36,7 @@ def plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def context(kind: str, session: aiohttp.ClientSession) -> HandlerContext:
-    bot = BotConfig("b", "1:A", handler=HandlerSpec(kind))
+    bot = BotConfig("b", "1:A", handler=handler_config(kind))
     return HandlerContext(bot, session, TelegramClient(session, "http://127.0.0.1:9", "1:A"))
 
 

@@ -14,10 +14,11 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 from multidict import CIMultiDict
 
+from botgateway.contract import DiscardConfig
 from botgateway.queue import QueueSettings
 from botgateway.service import app as app_module
 from botgateway.service.app import SECRET_HEADER, _secret_matches, create_app, webhook
-from botgateway.service.bots import BotConfig, HandlerSpec
+from botgateway.service.bots import BotConfig
 from botgateway.service.settings import ServiceSettings
 
 pytestmark = pytest.mark.unit
@@ -87,9 +88,7 @@ def test_anything_but_exactly_one_header_is_refused(spy: Spy, given: list[str]) 
 
 
 def _app() -> web.Application:
-    guarded = BotConfig(
-        slug="guarded", token="1:x", webhook_secret=SECRET, handler=HandlerSpec("discard")
-    )
+    guarded = BotConfig(slug="guarded", token="1:x", webhook_secret=SECRET, handler=DiscardConfig())
     settings = ServiceSettings(
         queue=QueueSettings(database_url="postgresql://unused/none"), bots=(guarded,)
     )

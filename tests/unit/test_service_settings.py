@@ -22,7 +22,6 @@ def test_defaults(env: dict[str, str]) -> None:
     assert settings.worker_concurrency == 32
     assert settings.shutdown_grace == timedelta(seconds=20)
     assert settings.max_body_bytes == 1024 * 1024
-    assert settings.log_format == "text"
     assert [b.slug for b in settings.bots] == ["a"]
     assert settings.queue.max_attempts == 5
 
@@ -34,7 +33,6 @@ def test_overrides(env: dict[str, str]) -> None:
         WORKER_SHUTDOWN_GRACE="1m30s",
         BOTGATEWAY_MAX_BODY_BYTES="2048",
         BOTGATEWAY_BODY_TIMEOUT="2500ms",
-        LOG_FORMAT="JSON",
         QUEUE_BACKOFF="100ms",
     )
     settings = ServiceSettings.from_env(env)
@@ -43,7 +41,6 @@ def test_overrides(env: dict[str, str]) -> None:
     assert settings.shutdown_grace == timedelta(seconds=90)
     assert settings.max_body_bytes == 2048
     assert settings.body_timeout == timedelta(milliseconds=2500)
-    assert settings.log_format == "json"
     assert settings.queue.backoff == (timedelta(milliseconds=100),)
 
 
@@ -59,7 +56,6 @@ def test_overrides(env: dict[str, str]) -> None:
         ("BOTGATEWAY_BODY_TIMEOUT", "0s"),
         ("BOTGATEWAY_BODY_TIMEOUT", "10"),
         ("DATABASE_POOL_SIZE", "1"),
-        ("LOG_FORMAT", "xml"),
         ("QUEUE_MAX_ATTEMPTS", "0"),
     ],
 )

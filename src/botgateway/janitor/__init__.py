@@ -1,6 +1,16 @@
 """Queue maintenance: recover jobs whose worker died, purge old done rows, one janitor at a time."""
 
-from .loop import run_loop
-from .maintenance import JanitorResult, run_once
+from botgateway.contract.janitor import JanitorResult
 
-__all__ = ["JanitorResult", "run_loop", "run_once"]
+from .loop import log_round, run_loop
+from .maintenance import run_once
+from .rescue import decide_recovery, rescue_stuck
+
+__all__ = [
+    "JanitorResult",
+    "decide_recovery",
+    "log_round",
+    "rescue_stuck",
+    "run_loop",
+    "run_once",
+]

@@ -5,9 +5,10 @@ import contextlib
 import logging
 from collections.abc import Callable
 
+from botgateway.contract.janitor import JanitorResult
 from botgateway.queue import QueueError, QueueSettings, Store
 
-from .maintenance import JanitorResult, run_once
+from .maintenance import run_once
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +28,16 @@ async def run_loop(
         except QueueError as exc:
             log.warning("janitor round failed", extra={"error": str(exc)})
         else:
-            log.info(result.summary(), extra=_fields(result))
+            log_round(result)
             if on_result is not None:
                 on_result(result)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)
+
+
+def log_round(result: JanitorResult) -> None:
+    """One line per round, its counts as fields (the loop's, and `janitor --once` in JSON)."""
+    log.info(result.summary(), extra=_fields(result))
 
 
 def _fields(result: JanitorResult) -> dict[str, int | float | bool]:

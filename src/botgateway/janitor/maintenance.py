@@ -4,7 +4,10 @@ import asyncio
 import time
 from dataclasses import dataclass
 
+from botgateway.contract.janitor import JanitorResult
 from botgateway.queue import JANITOR_LOCK, QueueSettings, Store
+
+from .rescue import rescue_stuck
 
 PURGE_BATCH = 5_000
 """The most rows one purge statement deletes."""
@@ -20,32 +23,6 @@ works at most half the time), leaving the disk and CPU to ingest. In the bench (
 (quiet: 9-17 ms) for half the purge rate; 3.0 stretched the purge into autovacuum's start and
 made it worse."""
 RECOVER_BATCH = 500
-
-
-@dataclass(frozen=True)
-class JanitorResult:
-    ran: bool
-    """False when another janitor held the lock and this round did nothing."""
-    purged: int = 0
-    recovered: int = 0
-    dead_lettered: int = 0
-    purge_batches: int = 0
-    purge_longest_batch_s: float = 0.0
-    """The longest purge statement, round trip included: an upper bound on how long the purge
-    held any row lock (each batch is its own transaction)."""
-    purge_seconds: float = 0.0
-    """The whole purge, pauses included."""
-
-    def summary(self) -> str:
-        if not self.ran:
-            return "janitor: another janitor holds the lock; nothing done"
-        batches = f"{self.purge_batches} batch(es)"
-        if self.purge_batches:
-            batches += f" (longest {self.purge_longest_batch_s * 1000:.0f} ms)"
-        return (
-            f"janitor: purged {self.purged} done job(s) in {batches}, "
-            f"recovered {self.recovered} stuck job(s), dead-lettered {self.dead_lettered}"
-        )
 
 
 def next_purge_batch(
@@ -113,7 +90,8 @@ async def run_once(
             return JanitorResult(ran=False)
         recovered = dead = 0
         while True:
-            requeued, dead_lettered = await store.recover_stuck(
+            requeued, dead_lettered = await rescue_stuck(
+                store,
                 stuck_timeout=settings.stuck_timeout,
                 max_attempts=settings.max_attempts,
                 limit=recover_batch,

@@ -5,8 +5,14 @@ import logging
 import os
 import sys
 
+from botgateway.contract.environment import (
+    BOTGATEWAY_COUNT_REQUESTS,
+    BOTGATEWAY_LIVENESS,
+    BOTGATEWAY_NAMESPACES,
+)
+
 from .crd import crd_yaml
-from .settings import OperatorSettings, OperatorSettingsError
+from .settings import OperatorSettings
 
 
 def add_commands(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -35,8 +41,9 @@ def add_commands(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser
     )
     parser.add_argument(
         "--liveness",
-        default=os.environ.get("BOTGATEWAY_LIVENESS", "http://0.0.0.0:8080/healthz"),
-        help="liveness endpoint URL (default http://0.0.0.0:8080/healthz; '' to disable)",
+        default=None,
+        help=f"liveness endpoint URL (default {BOTGATEWAY_LIVENESS.default}, or "
+        f"{BOTGATEWAY_LIVENESS.name}; '' to disable)",
     )
     parser.add_argument("--print-crd", action="store_true", help="print the CRD YAML and exit")
     parser.set_defaults(command=cmd_operator)
@@ -46,14 +53,9 @@ async def cmd_operator(args: argparse.Namespace) -> int:
     if args.print_crd:
         sys.stdout.write(crd_yaml())
         return 0
-    try:
-        settings = OperatorSettings.from_env(os.environ)
-    except OperatorSettingsError as exc:
-        print(f"botgateway: {exc}", file=sys.stderr)
-        return 2
-    namespaces = args.namespaces or [
-        n.strip() for n in os.environ.get("BOTGATEWAY_NAMESPACES", "").split(",") if n.strip()
-    ]
+    settings = OperatorSettings.from_env(os.environ)  # SettingsError: the CLI says which
+    namespaces = args.namespaces or list(BOTGATEWAY_NAMESPACES.read_optional(os.environ) or ())
+    liveness = BOTGATEWAY_LIVENESS.read(os.environ) if args.liveness is None else args.liveness
     if not namespaces and not args.all_namespaces:
         print(
             "botgateway: say which namespaces to watch: --namespace NS (repeatable), "
@@ -63,7 +65,6 @@ async def cmd_operator(args: argparse.Namespace) -> int:
         return 2
     import kopf  # imported here: the other subcommands start faster without it
 
-    _configure_logging(json_lines=settings.log_format == "json")
     # One line per API request is too much at INFO; kopf and our handlers say what matters.
     logging.getLogger("httpx2").setLevel(logging.WARNING)
     logging.getLogger("httpcore2").setLevel(logging.WARNING)
@@ -72,26 +73,13 @@ async def cmd_operator(args: argparse.Namespace) -> int:
 
     # Benchmarks count the operator's own API requests (logged when it stops).
     registry = build_registry(
-        settings, count_requests=os.environ.get("BOTGATEWAY_COUNT_REQUESTS") == "1"
+        settings, count_requests=BOTGATEWAY_COUNT_REQUESTS.read(os.environ) == "1"
     )
     await kopf.operator(
         registry=registry,
         standalone=True,  # one replica (Recreate): no peering objects, no peering RBAC
         clusterwide=bool(args.all_namespaces),
         namespaces=namespaces,
-        liveness_endpoint=args.liveness or None,
+        liveness_endpoint=liveness or None,
     )
     return 0
-
-
-def _configure_logging(*, json_lines: bool) -> None:
-    """kopf's own formatters (JSON through python-json-logger) replace the CLI's plain handler,
-    so every line, kopf's and ours, has one shape; LOG_LEVEL still decides the level."""
-    import kopf
-
-    root = logging.getLogger()
-    level = root.level
-    for handler in root.handlers[:]:
-        root.removeHandler(handler)
-    kopf.configure(log_format=kopf.LogFormat.JSON if json_lines else kopf.LogFormat.FULL)
-    root.setLevel(level)

@@ -10,9 +10,22 @@ from typing import Any
 
 import yaml
 
-from .spec import API_VERSION, GROUP, KIND, PLURAL, SLUG_PATTERN, VERSION
+from botgateway.contract import handler_schema
+from botgateway.contract.limits import SLUG_MAX_LENGTH, SLUG_PATTERN
 
-GO_DURATION = r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$"
+from . import env_fields
+from .spec import (
+    API_VERSION,
+    GROUP,
+    KIND,
+    PLURAL,
+    VERSION,
+    BotGatewaySpec,
+    Janitor,
+    Scaling,
+    Webhook,
+)
+
 MAX_BOTS = 64
 MAX_NAME_LENGTH = 40
 
@@ -51,7 +64,7 @@ def _bot() -> Schema:
         "properties": {
             "slug": _str(
                 "The bot's path segment: POST /webhook/{slug}. 1-63 of a-z, 0-9 and '-'.",
-                maxLength=63,
+                maxLength=SLUG_MAX_LENGTH,
                 x_validations=[
                     {
                         "rule": f"self.matches('{SLUG_PATTERN}')",
@@ -66,39 +79,7 @@ def _bot() -> Schema:
                 "Secret <name>-webhook-secrets when absent.",
                 "webhookSecret",
             ),
-            "handler": {
-                "type": "object",
-                "description": "What the worker does with each update; a plugin handler may "
-                "add its own fields.",
-                "required": ["type"],
-                "x-kubernetes-preserve-unknown-fields": True,
-                "properties": {
-                    "type": _str(
-                        "forward, telegram-echo, discard, or a registered plugin.",
-                        minLength=1,
-                        maxLength=100,
-                    ),
-                    "url": _str("forward: where to POST the update.", maxLength=2048),
-                    "timeoutSeconds": {
-                        "type": "number",
-                        "description": "forward: request timeout.",
-                        "minimum": 0,
-                        "exclusiveMinimum": True,
-                        "maximum": 300,
-                    },
-                },
-                "x-kubernetes-validations": [
-                    {
-                        "rule": "self.type != 'forward' || has(self.url)",
-                        "message": "a forward handler needs a url",
-                    },
-                    {
-                        "rule": "!has(self.url) || self.url.startsWith('http://') "
-                        "|| self.url.startsWith('https://')",
-                        "message": "handler url must start with http:// or https://",
-                    },
-                ],
-            },
+            "handler": handler_schema(),
             "allowedUpdates": {
                 "type": "array",
                 "description": "Update types Telegram sends (setWebhook allowed_updates); "
@@ -177,12 +158,18 @@ def _spec_schema() -> Schema:
                 "description": "Registration of each bot's webhook with Telegram (setWebhook).",
                 "default": {},
                 "properties": {
-                    "register": _bool("Register each bot's webhook with Telegram.", True),
+                    "register": _bool(
+                        "Register each bot's webhook with Telegram.", Webhook.register
+                    ),
                     "maxConnections": _int(
-                        "setWebhook max_connections.", default=40, minimum=1, maximum=100
+                        "setWebhook max_connections.",
+                        default=Webhook.max_connections,
+                        minimum=1,
+                        maximum=100,
                     ),
                     "dropPendingUpdates": _bool(
-                        "setWebhook drop_pending_updates (on each registration).", False
+                        "setWebhook drop_pending_updates (on each registration).",
+                        Webhook.drop_pending_updates,
                     ),
                     "publicBaseUrl": _str(
                         "Public base URL when not served by the Ingress, e.g. https://x.example.",
@@ -201,14 +188,7 @@ def _spec_schema() -> Schema:
                 "type": "object",
                 "description": "How the gateway pods process jobs.",
                 "default": {},
-                "properties": {
-                    "concurrency": _int(
-                        "Jobs handled at once per pod.", default=32, minimum=1, maximum=1024
-                    ),
-                    "maxAttempts": _int(
-                        "Attempts before a job is dead.", default=5, minimum=1, maximum=100
-                    ),
-                },
+                "properties": env_fields.properties("worker"),
             },
             "scaling": {
                 "type": "object",
@@ -219,11 +199,13 @@ def _spec_schema() -> Schema:
                     "minReplicas": _int("Lower bound (automatic scaling).", minimum=1, maximum=100),
                     "maxReplicas": _int("Upper bound (automatic scaling).", minimum=1, maximum=100),
                     "pendingJobsPerReplica": _int(
-                        "Target pending jobs per replica.", default=100, minimum=1
+                        "Target pending jobs per replica.",
+                        default=Scaling.pending_jobs_per_replica,
+                        minimum=1,
                     ),
                     "scaleDownStabilizationSeconds": _int(
                         "How long lower recommendations must persist before scaling down.",
-                        default=300,
+                        default=Scaling.scale_down_stabilization_seconds,
                         minimum=0,
                         maximum=86400,
                     ),
@@ -251,32 +233,28 @@ def _spec_schema() -> Schema:
                 "description": "The janitor CronJob: recovers stuck jobs, purges old done jobs.",
                 "default": {},
                 "properties": {
-                    "enabled": _bool("Run the janitor CronJob.", True),
+                    "enabled": _bool("Run the janitor CronJob.", Janitor.enabled),
                     "schedule": _str(
                         "Cron schedule of the janitor CronJob.",
-                        default="*/15 * * * *",
+                        default=Janitor.schedule,
                         minLength=9,
                         maxLength=100,
                     ),
-                    "doneRetention": _str(
-                        "How long done jobs are kept (QUEUE_DONE_RETENTION), a Go duration.",
-                        default="168h",
-                        pattern=GO_DURATION,
-                    ),
-                    "stuckTimeout": _str(
-                        "How long a running job may go without a heartbeat before it counts as "
-                        "stuck (QUEUE_STUCK_TIMEOUT), a Go duration.",
-                        default="30m",
-                        pattern=GO_DURATION,
-                    ),
+                    **env_fields.properties("janitor"),
                     "startingDeadlineSeconds": _int(
-                        "Skip a run that could not start within this.", default=300, minimum=10
+                        "Skip a run that could not start within this.",
+                        default=Janitor.starting_deadline_seconds,
+                        minimum=10,
                     ),
                     "activeDeadlineSeconds": _int(
-                        "Kill a run that takes longer.", default=600, minimum=10
+                        "Kill a run that takes longer.",
+                        default=Janitor.active_deadline_seconds,
+                        minimum=10,
                     ),
                     "ttlSecondsAfterFinished": _int(
-                        "Delete finished janitor Jobs after this.", default=3600, minimum=0
+                        "Delete finished janitor Jobs after this.",
+                        default=Janitor.ttl_seconds_after_finished,
+                        minimum=0,
                     ),
                 },
             },
@@ -285,18 +263,10 @@ def _spec_schema() -> Schema:
                 "description": "Container resources (requests/limits) of the gateway pods.",
                 "x-kubernetes-preserve-unknown-fields": True,
             },
-            "telegramApiBase": _str(
-                "Bot API base URL for the gateway (TELEGRAM_API_BASE); default the public API.",
-                maxLength=2048,
-            ),
-            "logLevel": {
-                "type": "string",
-                "enum": ["DEBUG", "INFO", "WARNING", "ERROR"],
-                "description": "Gateway log level.",
-            },
+            **env_fields.properties(),
             "queueBacklogSeconds": _int(
                 "QueueHealthy turns False when the oldest pending job is older than this.",
-                default=300,
+                default=BotGatewaySpec.queue_backlog_seconds,
                 minimum=1,
             ),
         },

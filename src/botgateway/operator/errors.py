@@ -22,13 +22,3 @@ class MissingSecret(OperatorError):
 
 class KubeError(OperatorError):
     """The Kubernetes API refused or failed a request (not a missing Secret)."""
-
-
-class TelegramError(OperatorError):
-    """The Bot API answered with an error, or could not be reached. Never carries the token."""
-
-    def __init__(self, method: str, description: str, *, retry_after: float | None = None) -> None:
-        self.method = method
-        self.description = description
-        self.retry_after = retry_after
-        super().__init__(f"{method}: {description}")

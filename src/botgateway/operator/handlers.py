@@ -8,7 +8,7 @@ from typing import Any
 import kopf
 
 from .kube import Kube
-from .reconcile import Outcome, Runtime, finalize, sync
+from .reconcile import Runtime, SyncResult, finalize, sync
 from .settings import OperatorSettings
 from .spec import GROUP, PLURAL, VERSION
 from .telegram import BotApi
@@ -25,7 +25,7 @@ def _runtime(memo: kopf.Memo) -> Runtime:
     return runtime
 
 
-def _write(patch: kopf.Patch, outcome: Outcome) -> None:
+def _write(patch: kopf.Patch, outcome: SyncResult) -> None:
     for key, value in outcome.status.items():
         patch.status[key] = value
 

@@ -16,11 +16,12 @@ from typing import Any
 import kopf
 
 from botgateway.queue import DatabaseUnavailable, QueueError, Store
+from botgateway.telegram import TelegramError
 
 from . import conditions as cond
 from .builders import ChildInputs, Manifest, Names, build_children, referenced_secrets, secret_key
 from .conditions import Condition, merge_conditions
-from .errors import KubeError, MissingSecret, SpecError, TelegramError
+from .errors import KubeError, MissingSecret, SpecError
 from .kube import Kube, secret_entry
 from .scaling import Recommendation, decide_replicas
 from .settings import OperatorSettings
@@ -94,7 +95,7 @@ class Runtime:
 
 
 @dataclass
-class Outcome:
+class SyncResult:
     """The status fields to write, and whether (and why) to try again sooner than the timer."""
 
     status: dict[str, Any]
@@ -108,7 +109,7 @@ def _now() -> datetime:
 
 async def sync(
     rt: Runtime, body: kopf.Body, *, observe: bool, now: datetime | None = None
-) -> Outcome:
+) -> SyncResult:
     """Reconcile one BotGateway. `observe` adds the queue (status.queue, scaling)."""
     now = now or _now()
     meta = body["metadata"]
@@ -120,15 +121,15 @@ async def sync(
 
     def outcome(
         updates: Sequence[Condition], extra: Mapping[str, Any] | None = None, **kw: str | None
-    ) -> Outcome:
+    ) -> SyncResult:
         fields: dict[str, Any] = {"observedGeneration": generation, **(extra or {})}
         fields["conditions"] = merge_conditions(existing, updates, now=now, generation=generation)
-        return Outcome(fields, **kw)
+        return SyncResult(fields, **kw)
 
     async with mem.lock:
         if mem.deleting or meta.get("deletionTimestamp"):
             # Being deleted: the finalizer owns it now; re-registering would undo its work.
-            return Outcome({})
+            return SyncResult({})
         try:
             spec = parse_spec(name, namespace, body.get("spec") or {})
         except SpecError as exc:
@@ -470,4 +471,4 @@ async def _delete_webhooks(rt: Runtime, spec: BotGatewaySpec, mem: Memory) -> li
     return failures
 
 
-__all__ = ["Manifest", "Memory", "Outcome", "Runtime", "finalize", "sync"]
+__all__ = ["Manifest", "Memory", "Runtime", "SyncResult", "finalize", "sync"]

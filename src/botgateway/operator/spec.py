@@ -5,13 +5,14 @@ defaults again so the builders can be exercised with minimal specs in unit tests
 what the schema cannot express with a `SpecError` that names the field.
 """
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from botgateway.queue.durations import parse_duration
+from botgateway.contract import ContractError, HandlerConfig, parse_handler
+from botgateway.contract.limits import SLUG, SLUG_PATTERN, WEBHOOK_SECRET, WEBHOOK_SECRET_RULE
 
+from .env_fields import parse_env
 from .errors import SpecError
 
 GROUP = "botgateway.dev"
@@ -19,11 +20,6 @@ VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
 KIND = "BotGateway"
 PLURAL = "botgateways"
-
-SLUG_PATTERN = r"^[a-z0-9-]{1,63}$"
-_SLUG = re.compile(SLUG_PATTERN)
-# Telegram's secret_token: 1-256 characters, A-Z a-z 0-9 _ and -.
-_TELEGRAM_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 DEFAULT_TOKEN_KEY = "token"
 DEFAULT_DATABASE_KEY = "DATABASE_URL"
@@ -36,29 +32,10 @@ class SecretKeyRef:
 
 
 @dataclass(frozen=True)
-class Handler:
-    type: str
-    url: str | None = None
-    timeout_seconds: float | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-    def as_config(self) -> dict[str, Any]:
-        """The handler block of the service's bots file (DESIGN §3)."""
-        out: dict[str, Any] = {"type": self.type}
-        if self.url is not None:
-            out["url"] = self.url
-        if self.timeout_seconds is not None:
-            out["timeoutSeconds"] = self.timeout_seconds
-        for key, value in sorted(self.extra.items()):
-            out.setdefault(key, value)
-        return out
-
-
-@dataclass(frozen=True)
 class Bot:
     slug: str
     token: SecretKeyRef
-    handler: Handler
+    handler: HandlerConfig
     webhook_secret: SecretKeyRef | None = None
     allowed_updates: tuple[str, ...] | None = None
     chat_ordering: bool = False
@@ -78,12 +55,6 @@ class Webhook:
     max_connections: int = 40
     drop_pending_updates: bool = False
     public_base_url: str | None = None
-
-
-@dataclass(frozen=True)
-class Worker:
-    concurrency: int = 32
-    max_attempts: int = 5
 
 
 @dataclass(frozen=True)
@@ -107,10 +78,10 @@ class Scaling:
 
 @dataclass(frozen=True)
 class Janitor:
+    """The CronJob's own fields; its retention and stuck timeout are `env` fields."""
+
     enabled: bool = True
     schedule: str = "*/15 * * * *"
-    done_retention: str = "168h"
-    stuck_timeout: str = "30m"
     starting_deadline_seconds: int = 300
     active_deadline_seconds: int = 600
     ttl_seconds_after_finished: int = 3600
@@ -126,12 +97,11 @@ class BotGatewaySpec:
     image_pull_policy: str | None = None
     ingress: Ingress | None = None
     webhook: Webhook = Webhook()
-    worker: Worker = Worker()
+    env: Mapping[str, str] = field(default_factory=dict)
+    """Environment of the gateway's containers from the spec's fields (`env_fields.py`)."""
     scaling: Scaling = Scaling()
     janitor: Janitor = Janitor()
     resources: Mapping[str, Any] = field(default_factory=dict)
-    telegram_api_base: str | None = None
-    log_level: str | None = None
     queue_backlog_seconds: int = 300
 
     @property
@@ -178,30 +148,26 @@ def parse_spec(name: str, namespace: str, spec: Mapping[str, Any]) -> BotGateway
         image_pull_policy=_opt_str(spec.get("imagePullPolicy")),
         ingress=_ingress(_mapping(ingress_raw, "spec.ingress")) if ingress_raw else None,
         webhook=_webhook(_mapping(spec.get("webhook") or {}, "spec.webhook")),
-        worker=_worker(_mapping(spec.get("worker") or {}, "spec.worker")),
+        env=parse_env(spec),
         scaling=_scaling(_mapping(spec.get("scaling") or {}, "spec.scaling")),
         janitor=_janitor(_mapping(spec.get("janitor") or {}, "spec.janitor")),
         resources=dict(_mapping(spec.get("resources") or {}, "spec.resources")),
-        telegram_api_base=_opt_str(spec.get("telegramApiBase")),
-        log_level=_opt_str(spec.get("logLevel")),
-        queue_backlog_seconds=_int(spec.get("queueBacklogSeconds", 300), "queueBacklogSeconds"),
+        queue_backlog_seconds=_int(
+            spec.get("queueBacklogSeconds", BotGatewaySpec.queue_backlog_seconds),
+            "queueBacklogSeconds",
+        ),
     )
 
 
 def _bot(raw: Mapping[str, Any], index: int) -> Bot:
     where = f"spec.bots[{index}]"
     slug = raw.get("slug")
-    if not isinstance(slug, str) or not _SLUG.match(slug):
+    if not isinstance(slug, str) or not SLUG.match(slug):
         raise SpecError(f"{where}.slug: must match {SLUG_PATTERN}, got {slug!r}")
-    handler_raw = _mapping(raw.get("handler"), f"{where}.handler")
-    handler_type = handler_raw.get("type")
-    if not isinstance(handler_type, str) or not handler_type:
-        raise SpecError(f"{where}.handler.type: required")
-    url = _opt_str(handler_raw.get("url"))
-    if handler_type == "forward" and not url:
-        raise SpecError(f"{where}.handler.url: a forward handler needs a url")
-    timeout = handler_raw.get("timeoutSeconds")
-    extra = {k: v for k, v in handler_raw.items() if k not in {"type", "url", "timeoutSeconds"}}
+    try:
+        handler = parse_handler(raw.get("handler"))
+    except ContractError as exc:
+        raise SpecError(f"{where}.{exc.field}: {exc.problem}") from None
     secret_raw = raw.get("webhookSecretRef")
     allowed = raw.get("allowedUpdates")
     return Bot(
@@ -211,12 +177,7 @@ def _bot(raw: Mapping[str, Any], index: int) -> Bot:
             f"{where}.tokenSecretRef",
             DEFAULT_TOKEN_KEY,
         ),
-        handler=Handler(
-            type=handler_type,
-            url=url,
-            timeout_seconds=float(timeout) if timeout is not None else None,
-            extra=extra,
-        ),
+        handler=handler,
         webhook_secret=(
             _secret_ref(
                 _mapping(secret_raw, f"{where}.webhookSecretRef"),
@@ -254,24 +215,23 @@ def _ingress(raw: Mapping[str, Any]) -> Ingress:
 
 def _webhook(raw: Mapping[str, Any]) -> Webhook:
     return Webhook(
-        register=bool(raw.get("register", True)),
-        max_connections=_int(raw.get("maxConnections", 40), "webhook.maxConnections"),
-        drop_pending_updates=bool(raw.get("dropPendingUpdates", False)),
+        register=bool(raw.get("register", Webhook.register)),
+        max_connections=_int(
+            raw.get("maxConnections", Webhook.max_connections), "webhook.maxConnections"
+        ),
+        drop_pending_updates=bool(raw.get("dropPendingUpdates", Webhook.drop_pending_updates)),
         public_base_url=_opt_str(raw.get("publicBaseUrl")),
     )
 
 
-def _worker(raw: Mapping[str, Any]) -> Worker:
-    return Worker(
-        concurrency=_int(raw.get("concurrency", 32), "worker.concurrency"),
-        max_attempts=_int(raw.get("maxAttempts", 5), "worker.maxAttempts"),
-    )
-
-
 def _scaling(raw: Mapping[str, Any]) -> Scaling:
-    per_replica = _int(raw.get("pendingJobsPerReplica", 100), "scaling.pendingJobsPerReplica")
+    per_replica = _int(
+        raw.get("pendingJobsPerReplica", Scaling.pending_jobs_per_replica),
+        "scaling.pendingJobsPerReplica",
+    )
     window = _int(
-        raw.get("scaleDownStabilizationSeconds", 300), "scaling.scaleDownStabilizationSeconds"
+        raw.get("scaleDownStabilizationSeconds", Scaling.scale_down_stabilization_seconds),
+        "scaling.scaleDownStabilizationSeconds",
     )
     if per_replica < 1:
         raise SpecError("spec.scaling.pendingJobsPerReplica: must be at least 1")
@@ -296,36 +256,28 @@ def _scaling(raw: Mapping[str, Any]) -> Scaling:
 
 
 def _janitor(raw: Mapping[str, Any]) -> Janitor:
-    retention = str(raw.get("doneRetention", "168h"))
-    stuck = str(raw.get("stuckTimeout", "30m"))
-    for value, name in ((retention, "doneRetention"), (stuck, "stuckTimeout")):
-        try:
-            parse_duration(value)
-        except ValueError:
-            raise SpecError(f"spec.janitor.{name}: {value!r} is not a duration like 30m") from None
     return Janitor(
-        enabled=bool(raw.get("enabled", True)),
-        schedule=str(raw.get("schedule", "*/15 * * * *")),
-        done_retention=retention,
-        stuck_timeout=stuck,
+        enabled=bool(raw.get("enabled", Janitor.enabled)),
+        schedule=str(raw.get("schedule", Janitor.schedule)),
         starting_deadline_seconds=_int(
-            raw.get("startingDeadlineSeconds", 300), "janitor.startingDeadlineSeconds"
+            raw.get("startingDeadlineSeconds", Janitor.starting_deadline_seconds),
+            "janitor.startingDeadlineSeconds",
         ),
         active_deadline_seconds=_int(
-            raw.get("activeDeadlineSeconds", 600), "janitor.activeDeadlineSeconds"
+            raw.get("activeDeadlineSeconds", Janitor.active_deadline_seconds),
+            "janitor.activeDeadlineSeconds",
         ),
         ttl_seconds_after_finished=_int(
-            raw.get("ttlSecondsAfterFinished", 3600), "janitor.ttlSecondsAfterFinished"
+            raw.get("ttlSecondsAfterFinished", Janitor.ttl_seconds_after_finished),
+            "janitor.ttlSecondsAfterFinished",
         ),
     )
 
 
 def validate_webhook_secret(slug: str, secret: str) -> None:
     """Telegram accepts 1-256 characters of A-Z, a-z, 0-9, `_` and `-` as a secret token."""
-    if not _TELEGRAM_SECRET.match(secret):
-        raise SpecError(
-            f"bot {slug}: the webhook secret must be 1-256 characters of A-Z, a-z, 0-9, _ and -"
-        )
+    if not WEBHOOK_SECRET.match(secret):
+        raise SpecError(f"bot {slug}: the webhook secret must be {WEBHOOK_SECRET_RULE}")
 
 
 def _mapping(value: Any, where: str) -> Mapping[str, Any]:

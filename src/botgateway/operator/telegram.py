@@ -1,25 +1,24 @@
-"""A small Bot API client for webhook management (setWebhook, getWebhookInfo, deleteWebhook).
-
-The operator keeps its own client rather than importing the service's: the packages stay
-independent (import-linter contract). Tokens are part of the URL path, so no URL is ever put in
-a message or a log line; errors carry the method and Telegram's description only.
-"""
+"""Webhook management (setWebhook, getWebhookInfo, deleteWebhook) through the shared Bot API
+client (`botgateway.telegram`): typed answers for the reconcile, one session for every bot.
+Tokens are part of the URL path, so no URL is ever put in a message or a log line."""
 
 from types import TracebackType
 from typing import Any
 
 import aiohttp
 
-from .errors import TelegramError
+from botgateway.contract.environment import TELEGRAM_API_BASE
+from botgateway.telegram import TelegramClient, TelegramError
+
 from .webhooks import DesiredWebhook, WebhookInfo
 
-DEFAULT_API_BASE = "https://api.telegram.org"
+DEFAULT_API_BASE: str = TELEGRAM_API_BASE.value
 
 
 class BotApi:
     def __init__(self, base_url: str = DEFAULT_API_BASE, *, timeout: float = 15.0) -> None:
-        self._base = base_url.rstrip("/")
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._base = base_url
+        self._timeout = timeout
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> "BotApi":
@@ -52,26 +51,6 @@ class BotApi:
 
     async def _call(self, token: str, method: str, params: dict[str, Any]) -> Any:
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
-        url = f"{self._base}/bot{token}/{method}"
-        try:
-            async with self._session.post(url, json=params) as response:
-                try:
-                    body = await response.json(content_type=None)
-                except (ValueError, aiohttp.ContentTypeError):
-                    raise TelegramError(
-                        method, f"HTTP {response.status} with a body that is not JSON"
-                    ) from None
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise TelegramError(method, f"Bot API unreachable ({type(exc).__name__})") from None
-        if not isinstance(body, dict):
-            raise TelegramError(method, f"HTTP {response.status}: unexpected answer")
-        if not body.get("ok"):
-            parameters = body.get("parameters") or {}
-            retry_after = parameters.get("retry_after") if isinstance(parameters, dict) else None
-            raise TelegramError(
-                method,
-                str(body.get("description") or f"HTTP {response.status}"),
-                retry_after=float(retry_after) if retry_after is not None else None,
-            )
-        return body.get("result")
+            self._session = aiohttp.ClientSession()
+        client = TelegramClient(self._session, self._base, token, timeout=self._timeout)
+        return await client.call(method, params)

@@ -7,7 +7,7 @@ from .errors import DatabaseUnavailable, MigrationError, QueueError, SettingsErr
 from .jobs import STATUSES, Job, JobSummary, NewJob, QueueStats, StatusCount
 from .settings import QueueSettings
 from .store import JANITOR_LOCK, Store, redact
-from .worker import Deferred, Failed, Handler, Outcome, Succeeded, Worker, WorkerConfig
+from .worker import Deferred, Failed, JobHandler, Outcome, Succeeded, Worker, WorkerConfig
 
 __all__ = [
     "JANITOR_LOCK",
@@ -15,8 +15,8 @@ __all__ = [
     "DatabaseUnavailable",
     "Deferred",
     "Failed",
-    "Handler",
     "Job",
+    "JobHandler",
     "JobSummary",
     "MigrationError",
     "NewJob",

@@ -12,6 +12,8 @@ _UNITS_IN_SECONDS = {
     "m": 60.0,
     "h": 3600.0,
 }
+GO_DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$"
+"""What a CRD field holding a Go duration must match (the API server checks it)."""
 _PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 
 

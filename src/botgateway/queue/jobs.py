@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 STATUSES = ("pending", "running", "done", "dead")
 
@@ -36,12 +37,24 @@ class Job:
 
 @dataclass(frozen=True)
 class StuckJob:
+    """A `running` job the store found stuck (SQL `stuck_candidates`: lease expired, or no
+    lease and untouched for the stuck timeout), locked for the janitor's decision."""
+
     id: int
     attempts: int
     lease_owner: str | None
     lease_expires_at: datetime | None
     updated_at: datetime
     now: datetime
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """What becomes of a stuck job: back to `pending` now, or `dead`, with the reason."""
+
+    id: int
+    status: Literal["pending", "dead"]
+    error: str
 
 
 @dataclass(frozen=True)

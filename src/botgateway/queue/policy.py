@@ -5,8 +5,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from .jobs import StuckJob
-
 MAX_ERROR_LENGTH = 4096
 JITTER_FRACTION = 0.10
 
@@ -67,38 +65,6 @@ def decide_failure(
     if retry_after is not None and retry_after > delay:
         delay = retry_after
     return RetryLater(delay, message)
-
-
-@dataclass(frozen=True)
-class Requeue:
-    error: str
-
-
-RecoveryDecision = Requeue | DeadLetter | None
-
-
-def is_stuck(job: StuckJob, stuck_timeout: timedelta) -> bool:
-    """A leased job is stuck once its lease ran out; a lease-less one (the seed's Go worker
-    claims without a lease) once it went `stuck_timeout` without an update."""
-    if job.lease_expires_at is not None:
-        return job.lease_expires_at < job.now
-    return job.updated_at < job.now - stuck_timeout
-
-
-def decide_recovery(
-    job: StuckJob, *, stuck_timeout: timedelta, max_attempts: int
-) -> RecoveryDecision:
-    """Give a stuck job back to the queue, or end it when it has used all its attempts, so an
-    update that crashes every worker that touches it cannot loop forever. None: not stuck."""
-    if not is_stuck(job, stuck_timeout):
-        return None
-    holder = job.lease_owner or "a worker without a lease"
-    if job.attempts >= max_attempts:
-        return DeadLetter(
-            f"worker lost: {holder} stopped heartbeating on attempt {job.attempts} of "
-            f"{max_attempts}; no attempts left"
-        )
-    return Requeue(f"worker lost: {holder} stopped heartbeating on attempt {job.attempts}")
 
 
 @dataclass(frozen=True)

@@ -1,30 +1,28 @@
-"""Queue settings, read from the environment once and validated at start (seed names, defaults)."""
+"""Queue settings, read from the environment once and validated at start (seed names, defaults
+in `environment.py`)."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from .durations import parse_duration
-from .errors import SettingsError
-
-_DURATION_HINT = "a Go duration such as 90s, 30m or 168h"
+from .environment import (
+    DATABASE_URL,
+    QUEUE_BACKOFF,
+    QUEUE_DONE_RETENTION,
+    QUEUE_JANITOR_INTERVAL,
+    QUEUE_MAX_ATTEMPTS,
+    QUEUE_STUCK_TIMEOUT,
+)
 
 
 @dataclass(frozen=True)
 class QueueSettings:
     database_url: str = ""
-    done_retention: timedelta = timedelta(hours=168)
-    stuck_timeout: timedelta = timedelta(minutes=30)
-    janitor_interval: timedelta = timedelta(hours=1)
-    max_attempts: int = 5
-    backoff: tuple[timedelta, ...] = field(
-        default=(
-            timedelta(seconds=30),
-            timedelta(minutes=2),
-            timedelta(minutes=10),
-            timedelta(hours=1),
-        )
-    )
+    done_retention: timedelta = QUEUE_DONE_RETENTION.value
+    stuck_timeout: timedelta = QUEUE_STUCK_TIMEOUT.value
+    janitor_interval: timedelta = QUEUE_JANITOR_INTERVAL.value
+    max_attempts: int = QUEUE_MAX_ATTEMPTS.value
+    backoff: tuple[timedelta, ...] = field(default=QUEUE_BACKOFF.value)
 
     @property
     def heartbeat_interval(self) -> timedelta:
@@ -33,50 +31,14 @@ class QueueSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, require_database: bool = True) -> "QueueSettings":
-        database_url = env.get("DATABASE_URL", "").strip()
-        if require_database and not database_url:
-            raise SettingsError(
-                "DATABASE_URL", "", "a PostgreSQL URL such as postgresql://user:pass@host/db"
-            )
         return cls(
-            database_url=database_url,
-            done_retention=_duration(env, "QUEUE_DONE_RETENTION", "168h"),
-            stuck_timeout=_duration(env, "QUEUE_STUCK_TIMEOUT", "30m", positive=True),
-            janitor_interval=_duration(env, "QUEUE_JANITOR_INTERVAL", "1h", positive=True),
-            max_attempts=_positive_int(env, "QUEUE_MAX_ATTEMPTS", "5"),
-            backoff=_backoff(env, "QUEUE_BACKOFF", "30s,2m,10m,1h"),
+            database_url=(
+                DATABASE_URL.read(env) if require_database else DATABASE_URL.read_optional(env)
+            )
+            or "",
+            done_retention=QUEUE_DONE_RETENTION.read(env),
+            stuck_timeout=QUEUE_STUCK_TIMEOUT.read(env),
+            janitor_interval=QUEUE_JANITOR_INTERVAL.read(env),
+            max_attempts=QUEUE_MAX_ATTEMPTS.read(env),
+            backoff=QUEUE_BACKOFF.read(env),
         )
-
-
-def _duration(
-    env: Mapping[str, str], name: str, default: str, *, positive: bool = False
-) -> timedelta:
-    raw = env.get(name, default)
-    try:
-        value = parse_duration(raw)
-    except ValueError:
-        raise SettingsError(name, raw, _DURATION_HINT) from None
-    if positive and value <= timedelta(0):
-        raise SettingsError(name, raw, "a duration greater than zero")
-    return value
-
-
-def _positive_int(env: Mapping[str, str], name: str, default: str) -> int:
-    raw = env.get(name, default)
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise SettingsError(name, raw, "a whole number of at least 1") from None
-    if value < 1:
-        raise SettingsError(name, raw, "a whole number of at least 1")
-    return value
-
-
-def _backoff(env: Mapping[str, str], name: str, default: str) -> tuple[timedelta, ...]:
-    raw = env.get(name, default)
-    expected = "a comma-separated list of Go durations such as 30s,2m,10m,1h"
-    try:
-        delays = tuple(parse_duration(part) for part in raw.split(","))
-    except ValueError:
-        raise SettingsError(name, raw, expected) from None
-    return delays

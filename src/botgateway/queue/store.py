@@ -13,14 +13,30 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from .errors import DatabaseUnavailable, QueueError
-from .jobs import Job, JobSummary, NewJob, QueueStats, StatusCount, StuckJob
+from .jobs import Job, JobSummary, NewJob, QueueStats, Settlement, StatusCount, StuckJob
 from .migrations import Migration, load_migrations, pending_migrations
-from .policy import Requeue, decide_recovery
 from .queries import query
 
 log = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "gateway_jobs"
+
+
+class StuckBatch:
+    """Stuck jobs held under their row locks, and the one statement that settles them."""
+
+    def __init__(self, jobs: tuple[StuckJob, ...], conn: Any) -> None:
+        self.jobs = jobs
+        self._conn = conn
+
+    async def settle(self, settlements: Sequence[Settlement]) -> None:
+        if settlements:
+            await self._conn.execute(
+                query("settle_stuck"),
+                [s.id for s in settlements],
+                [s.status for s in settlements],
+                [s.error for s in settlements],
+            )
 
 
 @dataclass(frozen=True)
@@ -298,32 +314,17 @@ class Store:
 
     # -- janitor --------------------------------------------------------------------------
 
-    async def recover_stuck(
-        self, *, stuck_timeout: timedelta, max_attempts: int, limit: int
-    ) -> tuple[int, int]:
-        """One bounded batch of stuck jobs, decided by `decide_recovery`.
-        Returns (requeued, dead_lettered)."""
-        ids: list[int] = []
-        statuses: list[str] = []
-        errors: list[str] = []
+    @contextlib.asynccontextmanager
+    async def stuck_jobs(
+        self, *, stuck_timeout: timedelta, limit: int
+    ) -> AsyncIterator["StuckBatch"]:
+        """One bounded batch of stuck jobs, row-locked until the block ends: the caller (the
+        janitor) decides each one and settles them inside the block, so a heartbeat racing the
+        decision waits, and a job is never settled after its worker renewed it."""
         with _translated("recover"):
             async with self._pool.acquire() as conn, conn.transaction():
                 rows = await conn.fetch(query("stuck_candidates"), _seconds(stuck_timeout), limit)
-                for row in rows:
-                    decision = decide_recovery(
-                        StuckJob(**dict(row)),
-                        stuck_timeout=stuck_timeout,
-                        max_attempts=max_attempts,
-                    )
-                    if decision is not None:
-                        ids.append(row["id"])
-                        statuses.append("pending" if isinstance(decision, Requeue) else "dead")
-                        errors.append(decision.error)
-                if ids:
-                    await conn.execute(query("settle_stuck"), ids, statuses, errors)
-        dead = statuses.count("dead")
-        requeued = len(statuses) - dead
-        return requeued, dead
+                yield StuckBatch(tuple(StuckJob(**dict(r)) for r in rows), conn)
 
     async def purge_done_batch(self, older_than: timedelta, limit: int) -> int:
         """Delete up to `limit` done rows older than `older_than`, oldest first, in one

@@ -58,7 +58,7 @@ class Deferred:
 
 
 Outcome = Succeeded | Failed | Deferred
-Handler = Callable[[Job], Awaitable[Outcome]]
+JobHandler = Callable[[Job], Awaitable[Outcome]]
 JobObserver = Callable[[Job, Outcome, float], None]
 
 
@@ -103,7 +103,7 @@ class Worker:
     def __init__(
         self,
         store: Store,
-        handler: Handler,
+        handler: JobHandler,
         config: WorkerConfig | None = None,
         *,
         owner: str | None = None,

@@ -1,11 +1,15 @@
-"""The bots file, from the parser's own field sets."""
+"""The bots file, from the contract's own declarations (`botgateway.contract`): each bot field's
+description, the handler types and their options; defaults are recorded while the parser reads
+a sample bot, and a field is required when the sample without it is refused."""
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from botgateway.service import bots as bots_module
-from botgateway.service.errors import ConfigError
+from botgateway.contract import BUILTIN, PLUGIN_OPTIONS, ContractError
+from botgateway.contract import bots_file as contract
+from botgateway.contract.handlers import all_options, is_required, options_of
+from botgateway.contract.limits import TOKEN, WEBHOOK_SECRET
 
 from .errors import DriftError
 from .markdown import cell, code, literal, table
@@ -14,48 +18,18 @@ from .markdown import cell, code, literal, table
 class _RecordingDict(dict[str, Any]):
     """A mapping for the parser that records each absent field it asks for with a default."""
 
-    def __init__(self, data: Mapping[str, Any], reads: dict[str, Any], prefix: str) -> None:
+    def __init__(self, data: Mapping[str, Any], reads: dict[str, Any]) -> None:
         super().__init__(data)
         self._reads = reads
-        self._prefix = prefix
 
     def get(self, key: str, default: Any = None, /) -> Any:
         if key not in self:
-            self._reads.setdefault(self._prefix + key, default)
+            self._reads.setdefault(key, default)
         return super().get(key, default)
 
 
-SAMPLE_BOT: dict[str, Any] = {
-    "slug": "sample",
-    "token": "1:sample",
-    "handler": {"type": "forward", "url": "http://backend.invalid/updates"},
-}
+SAMPLE_BOT: dict[str, Any] = {"slug": "sample", "token": "1:sample", "handler": {"type": "discard"}}
 """The smallest bot the parser accepts: required fields are those it refuses to go without."""
-
-
-def _parse_sample(bot: Mapping[str, Any], reads: dict[str, Any] | None = None) -> None:
-    reads = {} if reads is None else reads
-    entry = dict(bot)
-    if isinstance(entry.get("handler"), Mapping):
-        entry["handler"] = _RecordingDict(entry["handler"], reads, "handler.")
-    bots_module.parse_bots({"bots": [_RecordingDict(entry, reads, "")]}, {})
-
-
-def _without(bot: Mapping[str, Any], path: str) -> dict[str, Any]:
-    head, _, rest = path.partition(".")
-    copy = dict(bot)
-    if rest:
-        copy[head] = _without(copy[head], rest)
-    else:
-        del copy[head]
-    return copy
-
-
-def _paths(node: Mapping[str, Any], prefix: str = "") -> Iterator[str]:
-    for key, value in node.items():
-        yield prefix + key
-        if isinstance(value, Mapping):
-            yield from _paths(value, f"{prefix}{key}.")
 
 
 @dataclass(frozen=True)
@@ -65,77 +39,81 @@ class BotField:
     default: Any
     has_default: bool
     alternatives: tuple[str, ...] = field(default=())
-    forward_only: bool = False
+    only_for: tuple[str, ...] = field(default=())
+    """The handler types that take this option (empty: every bot, or every handler)."""
+
+
+def _bot_level() -> Iterator[BotField]:
+    reads: dict[str, Any] = {}
+    contract.parse_bot(0, _RecordingDict(SAMPLE_BOT, reads))
+    groups = {
+        name: tuple(name + s for s in contract.SUFFIXES.values())
+        for name in contract.BOT_FIELDS
+        if name + "File" in contract.BOT_FIELDS
+    }
+    for path in contract.BOT_FIELDS:
+        base = next((g for g, members in groups.items() if path in members), path)
+        try:
+            contract.parse_bot(0, {k: v for k, v in SAMPLE_BOT.items() if k != base})
+            required = False
+        except ContractError:
+            required = True
+        default = reads.get(path)
+        yield BotField(
+            path,
+            required,
+            default,
+            default is not None,
+            alternatives=groups.get(base, ()),
+        )
 
 
 def bot_fields() -> list[BotField]:
-    """The parser's fields; defaults recorded while it parses SAMPLE_BOT; a field is required
-    when SAMPLE_BOT without it is refused."""
-    known = list(bots_module._BOT_FIELDS) + [
-        "handler." + f for f in sorted(bots_module._FORWARD_FIELDS)
-    ]
-    forward_only = {"handler." + f for f in bots_module._FORWARD_FIELDS} - {"handler.type"}
-    reads: dict[str, Any] = {}
-    _parse_sample(SAMPLE_BOT, reads)
-    required: set[str] = set()
-    for path in _paths(SAMPLE_BOT):
-        try:
-            _parse_sample(_without(SAMPLE_BOT, path))
-        except ConfigError:
-            required.add(path)
-    # value / File / Env triples: exactly one source
-    groups = {
-        name: (name, f"{name}File", f"{name}Env")
-        for name in known
-        if f"{name}File" in known and f"{name}Env" in known
-    }
-    result = []
-    for path in known:
-        default = reads.get(path)
-        base = next((g for g, members in groups.items() if path in members), None)
-        result.append(
+    fields = list(_bot_level())
+    fields.append(BotField("handler.type", True, None, False))
+    for key, (_, types) in all_options().items():
+        declared = [f for name in types for f, o in options_of(BUILTIN[name]) if o.key == key]
+        default = declared[0].default if not is_required(declared[0]) else None
+        only = () if set(types) == set(BUILTIN) else types
+        fields.append(
             BotField(
-                path=path,
-                required=path in required or (base is not None and base in required),
-                default=default,
-                has_default=default is not None,
-                alternatives=groups.get(base, ()) if base is not None else (),
-                forward_only=path in forward_only,
+                f"handler.{key}", is_required(declared[0]), default, default is not None, (), only
             )
         )
-    return result
+    fields.append(BotField(f"handler.{PLUGIN_OPTIONS}", False, None, False))
+    return fields
 
 
-BOT_DOCS: dict[str, str] = {
-    "slug": f"The bot's path segment, `POST /webhook/{{slug}}`: `{bots_module.SLUG.pattern}`, "
-    "unique in the file.",
-    "token": f"The bot token from @BotFather (`{bots_module.TOKEN.pattern}`).",
-    "tokenFile": "A file holding the token (relative to the bots file); e.g. a mounted Secret.",
-    "tokenEnv": "An environment variable holding the token.",
-    "webhookSecret": "The secret Telegram sends in `X-Telegram-Bot-Api-Secret-Token`: "
-    f"`{bots_module.WEBHOOK_SECRET.pattern}`. Without one, requests are not authenticated.",
-    "webhookSecretFile": "A file holding the webhook secret (relative to the bots file).",
-    "webhookSecretEnv": "An environment variable holding the webhook secret.",
-    "chatOrdering": "Handle one chat's updates one at a time, in `update_id` order.",
-    "handler": "What the worker does with each update.",
-    "handler.type": "One of "
-    + ", ".join(f"`{h}`" for h in sorted(bots_module.BUILTIN_HANDLERS))
-    + ", or a plugin's name (a plugin reads any other fields of `handler:`).",
-    "handler.url": "Where each update is POSTed (http or https).",
-    "handler.timeoutSeconds": "Request timeout, in (0, 3600] seconds.",
-}
+def bot_docs() -> dict[str, str]:
+    """Each field's description, from the contract's declarations."""
+    docs = dict(contract.BOT_FIELDS)
+    docs["token"] = docs["token"].rstrip(".") + f" (`{TOKEN.pattern}`)."
+    docs["webhookSecret"] += f" It must match `{WEBHOOK_SECRET.pattern}`."
+    docs["handler.type"] = (
+        "One of "
+        + ", ".join(f"`{h}`" for h in BUILTIN)
+        + ", or a plugin's name. Fields a handler type does not take are refused."
+    )
+    for key, (opt, _) in all_options().items():
+        docs[f"handler.{key}"] = opt.description
+    docs[f"handler.{PLUGIN_OPTIONS}"] = (
+        "A plugin handler's own settings, passed to the plugin as written "
+        "(refused on built-in types)."
+    )
+    return docs
 
 
-def check_bot_docs(fields: Sequence[BotField], docs: Mapping[str, str] = BOT_DOCS) -> None:
+def check_bot_docs(fields: Sequence[BotField], docs: Mapping[str, str] | None = None) -> None:
+    docs = bot_docs() if docs is None else docs
     read = {f.path for f in fields}
+    where = "src/botgateway/contract/ (BOT_FIELDS or the handler option)"
     problems = [
-        f"bots-file field {p} has no description: add it to BOT_DOCS in "
-        "src/botgateway/reference/bots_file.py"
+        f"bots-file field {p} has no description: add it in {where}"
         for p in sorted(read - set(docs))
     ]
     problems += [
-        f"bots-file field {p} is described but the parser no longer knows it: remove it from "
-        "BOT_DOCS in src/botgateway/reference/bots_file.py"
+        f"bots-file field {p} is described but the parser no longer knows it: "
+        f"remove it from {where}"
         for p in sorted(set(docs) - read)
     ]
     if problems:
@@ -144,22 +122,22 @@ def check_bot_docs(fields: Sequence[BotField], docs: Mapping[str, str] = BOT_DOC
 
 def render_bots_file() -> str:
     fields = bot_fields()
-    check_bot_docs(fields)
-    order = {p: i for i, p in enumerate(BOT_DOCS)}
+    docs = bot_docs()
+    check_bot_docs(fields, docs)
     rows = []
-    for f in sorted(fields, key=lambda f: order[f.path]):
+    for f in fields:
         if f.alternatives:
             others = ", ".join(code(a) for a in f.alternatives if a != f.path)
             need = "exactly one of this, " if f.required else "at most one of this, "
             notes = need + others
         else:
             notes = "**required**" if f.required else "optional"
-        if f.forward_only:
-            notes = f"`forward` only; {notes}"
+        if f.only_for:
+            notes = f"{', '.join(code(t) for t in f.only_for)} only; {notes}"
         default = code(literal(f.default)) if f.has_default else ""
-        rows.append([code(f.path), default, notes, cell(BOT_DOCS[f.path])])
+        rows.append([code(f.path), default, notes, cell(docs[f.path])])
     return (
-        "Fields of each entry of `bots:` (the only top-level key), from the parser "
-        "(`src/botgateway/service/bots.py`):\n\n"
+        "Fields of each entry of `bots:` (the only top-level key), from the contract "
+        "(`src/botgateway/contract/`), which both the gateway's parser and the operator use:\n\n"
         + table(["field", "default", "presence", "meaning"], rows)
     )

@@ -106,7 +106,8 @@ def cel_rules(node: Any, path: str = "") -> list[CelRule]:
     if not isinstance(node, Mapping):
         return found
     for rule in node.get("x-kubernetes-validations", ()):
-        found.append(CelRule(path or "(the resource)", str(rule["message"]), str(rule["rule"])))
+        where = path + str(rule.get("fieldPath", ""))  # the field the API server names
+        found.append(CelRule(where or "(the resource)", str(rule["message"]), str(rule["rule"])))
     if node.get("type") == "array":
         found += cel_rules(node.get("items"), path + "[]")
     for name, child in node.get("properties", {}).items():

@@ -3,9 +3,10 @@
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from botgateway.contract.janitor import JanitorResult
 from botgateway.queue import Succeeded
 from botgateway.queue.jobs import Job, QueueStats, StatusCount
-from botgateway.service.metrics import MaintenanceCounts, Metrics
+from botgateway.service.metrics import Metrics
 
 from .markdown import cell, code, table
 
@@ -26,7 +27,7 @@ def metric_docs() -> list[MetricDoc]:
     metrics.request("bot", 200)
     metrics.job_finished(job, Succeeded(), 0.01)
     metrics.ingest_batch.observe(1)
-    metrics.janitor_round(MaintenanceCounts(ran=True))
+    metrics.janitor_round(JanitorResult(ran=True))
     metrics.queue_read(QueueStats((StatusCount("bot", "pending", 1, 1.0),)))
     docs = []
     for family in metrics.registry.collect():

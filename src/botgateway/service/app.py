@@ -18,6 +18,7 @@ import aiohttp
 from aiohttp import hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from botgateway.contract.janitor import JanitorResult
 from botgateway.queue import (
     DatabaseUnavailable,
     Deferred,
@@ -31,22 +32,22 @@ from botgateway.queue import (
     Worker,
     WorkerConfig,
 )
+from botgateway.telegram import TelegramClient
 
 from .bots import BotConfig
 from .chatkey import chat_key
 from .errors import ServiceStopping
 from .handlers import Dispatcher, HandlerContext
 from .ingest import BadUpdate, GroupCommitter, parse_update
-from .metrics import CONTENT_TYPE, UNKNOWN_BOT, MaintenanceCounts, Metrics
+from .metrics import CONTENT_TYPE, UNKNOWN_BOT, Metrics
 from .settings import ServiceSettings
-from .telegram import TelegramClient
 
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 Maintenance = Callable[
-    [Store, QueueSettings, asyncio.Event, Callable[[MaintenanceCounts], None]],
+    [Store, QueueSettings, asyncio.Event, Callable[[JanitorResult], None]],
     Coroutine[Any, Any, None],
 ]
 """The in-process janitor loop, handed in by the composition root (the service may not import

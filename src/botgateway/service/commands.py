@@ -11,10 +11,11 @@ import sys
 from collections.abc import Coroutine
 from typing import Any
 
+from botgateway.logs import redact_secrets
+
 from .app import Maintenance
 from .errors import ServiceError
 from .handlers import available_handler_types
-from .logs import configure_logging
 from .runner import serve, stop_on_signals
 from .settings import ROLES, ServiceSettings
 
@@ -69,7 +70,7 @@ async def cmd_serve(args: argparse.Namespace, maintenance: Maintenance | None) -
         print(f"botgateway: {exc}", file=sys.stderr)
         return 2
     settings = _with_args(settings, args)
-    configure_logging(settings.log_format, os.environ.get("LOG_LEVEL", "INFO"), settings.secrets())
+    redact_secrets(settings.secrets())
     stop = asyncio.Event()
     stop_on_signals(stop)
     try:

@@ -15,25 +15,26 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from botgateway.contract import DiscardConfig, TelegramEchoConfig
+from botgateway.contract.environment import BOTGATEWAY_DEV_DIR, DATABASE_URL
+from botgateway.logs import redact_secrets
 from botgateway.queue import Store, redact
 
 from .app import Maintenance
-from .bots import BotConfig, HandlerSpec
+from .bots import BotConfig
 from .errors import ServiceError
 from .handlers import available_handler_types
-from .logs import configure_logging
 from .runner import RunningService, stop_on_signals
 from .settings import ServiceSettings
 
 DEMO_SLUG = "demo"
 DEMO_SECRET = "dev-secret"
 DEMO_TOKEN = "123456:dev-token-not-real"
-DEFAULT_DATA_DIR = ".cache/dev"
 
 
 def demo_bot(token: str | None) -> BotConfig:
     """telegram-echo when given a real token, else discard (it needs no network)."""
-    handler = HandlerSpec("telegram-echo") if token else HandlerSpec("discard")
+    handler = TelegramEchoConfig() if token else DiscardConfig()
     return BotConfig(
         slug=DEMO_SLUG, token=token or DEMO_TOKEN, webhook_secret=DEMO_SECRET, handler=handler
     )
@@ -90,10 +91,9 @@ def _stop_embedded(server: Any) -> None:
 
 async def run_dev(args: argparse.Namespace, maintenance: Maintenance | None) -> int:
     env = dict(os.environ)
-    log_level = env.get("LOG_LEVEL", "INFO")
     server = None
-    if not env.get("DATABASE_URL", "").strip():
-        pgdata = _pgdata(args.data_dir or env.get("BOTGATEWAY_DEV_DIR") or DEFAULT_DATA_DIR)
+    if DATABASE_URL.read_optional(env) is None:
+        pgdata = _pgdata(args.data_dir or BOTGATEWAY_DEV_DIR.read(env))
         print(f"botgateway dev: starting the embedded PostgreSQL; its data lives in {pgdata}")
         try:
             server = await asyncio.to_thread(_start_embedded, pgdata)
@@ -102,7 +102,7 @@ async def run_dev(args: argparse.Namespace, maintenance: Maintenance | None) -> 
             return 1
         env["DATABASE_URL"] = server.get_uri("postgres")
     try:
-        return await _run(args, env, log_level, maintenance)
+        return await _run(args, env, maintenance)
     finally:
         if server is not None:
             print("botgateway dev: stopping the embedded PostgreSQL", flush=True)
@@ -112,7 +112,6 @@ async def run_dev(args: argparse.Namespace, maintenance: Maintenance | None) -> 
 async def _run(
     args: argparse.Namespace,
     env: dict[str, str],
-    log_level: str,
     maintenance: Maintenance | None,
 ) -> int:
     try:
@@ -133,7 +132,7 @@ async def _run(
         role="all",
         log_each_job=True,
     )
-    configure_logging(settings.log_format, log_level, settings.secrets())
+    redact_secrets(settings.secrets())
     store = await Store.connect(queue.database_url, min_size=1, max_size=2)
     try:
         applied = await store.migrate()

@@ -4,28 +4,17 @@ Queue depth is read from the database when `/metrics` is scraped; the janitor's 
 as plain numbers so this package never imports the janitor."""
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from botgateway.contract.janitor import JanitorResult
 from botgateway.queue import STATUSES, Deferred, Job, Outcome, QueueStats, Succeeded
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 UNKNOWN_BOT = "(unknown)"
 """The bot label of requests for slugs we do not serve, so strangers cannot grow our label set."""
-
-
-@dataclass(frozen=True)
-class MaintenanceCounts:
-    """One janitor round, as the service's metrics see it."""
-
-    ran: bool
-    purged: int = 0
-    recovered: int = 0
-    dead_lettered: int = 0
-    purge_longest_batch_s: float = 0.0
 
 
 class _QueueCollector(Collector):
@@ -122,7 +111,7 @@ class Metrics:
             self._job_durations[key] = histogram
         histogram.observe(seconds)
 
-    def janitor_round(self, counts: MaintenanceCounts) -> None:
+    def janitor_round(self, counts: JanitorResult) -> None:
         self.janitor_runs.labels("ran" if counts.ran else "skipped").inc()
         self.janitor_jobs.labels("purged").inc(counts.purged)
         self.janitor_jobs.labels("recovered").inc(counts.recovered)

@@ -9,19 +9,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Literal
-from urllib.parse import urlsplit
 
-from botgateway.queue import QueueSettings, SettingsError
-from botgateway.queue.durations import parse_duration
+from botgateway.contract.environment import (
+    BOTGATEWAY_BODY_TIMEOUT,
+    BOTGATEWAY_CONFIG,
+    BOTGATEWAY_MAX_BODY_BYTES,
+    DATABASE_POOL_SIZE,
+    TELEGRAM_API_BASE,
+    WORKER_CONCURRENCY,
+    WORKER_SHUTDOWN_GRACE,
+)
+from botgateway.queue import QueueSettings
 
 from .bots import BotConfig, load_bots
 
 Role = Literal["all", "webhook", "worker"]
 ROLES: tuple[Role, ...] = ("all", "webhook", "worker")
-LogFormat = Literal["text", "json"]
 
-DEFAULT_TELEGRAM_API_BASE = "https://api.telegram.org"
-DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_TELEGRAM_API_BASE: str = TELEGRAM_API_BASE.value
+DEFAULT_MAX_BODY_BYTES: int = BOTGATEWAY_MAX_BODY_BYTES.value
 
 
 @dataclass(frozen=True)
@@ -33,14 +39,13 @@ class ServiceSettings:
     host: str = "0.0.0.0"
     port: int = 8080
     telegram_api_base: str = DEFAULT_TELEGRAM_API_BASE
-    worker_concurrency: int = 32
-    shutdown_grace: timedelta = timedelta(seconds=20)
+    worker_concurrency: int = WORKER_CONCURRENCY.value
+    shutdown_grace: timedelta = WORKER_SHUTDOWN_GRACE.value
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    body_timeout: timedelta = timedelta(seconds=10)
+    body_timeout: timedelta = BOTGATEWAY_BODY_TIMEOUT.value
     """How long a webhook body may take to arrive once its headers have: a client that stalls
     mid-body gets 408 instead of holding a connection and a handler for ever."""
-    database_pool_size: int = 10
-    log_format: LogFormat = "text"
+    database_pool_size: int = DATABASE_POOL_SIZE.value
     retry_after_seconds: int = 5
     """What a 503 asks Telegram to wait before redelivering."""
     poll_interval: timedelta = field(default=timedelta(seconds=1))
@@ -69,67 +74,19 @@ class ServiceSettings:
         handler_types: frozenset[str] | None = None,
     ) -> "ServiceSettings":
         """Everything the service needs from the environment, the bots file included."""
-        queue = QueueSettings.from_env(env)
         settings = cls(
-            queue=queue,
-            telegram_api_base=_http_url(env, "TELEGRAM_API_BASE", DEFAULT_TELEGRAM_API_BASE),
-            worker_concurrency=_int(env, "WORKER_CONCURRENCY", 32, minimum=1),
-            shutdown_grace=_duration(env, "WORKER_SHUTDOWN_GRACE", "20s"),
-            max_body_bytes=_int(
-                env, "BOTGATEWAY_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, minimum=1024
-            ),
-            body_timeout=_duration(env, "BOTGATEWAY_BODY_TIMEOUT", "10s", positive=True),
-            database_pool_size=_int(env, "DATABASE_POOL_SIZE", 10, minimum=2),
-            log_format=_log_format(env),
+            queue=QueueSettings.from_env(env),
+            telegram_api_base=TELEGRAM_API_BASE.read(env),
+            worker_concurrency=WORKER_CONCURRENCY.read(env),
+            shutdown_grace=WORKER_SHUTDOWN_GRACE.read(env),
+            max_body_bytes=BOTGATEWAY_MAX_BODY_BYTES.read(env),
+            body_timeout=BOTGATEWAY_BODY_TIMEOUT.read(env),
+            database_pool_size=DATABASE_POOL_SIZE.read(env),
         )
-        config_path = env.get("BOTGATEWAY_CONFIG", "").strip()
+        config_path = (
+            BOTGATEWAY_CONFIG.read(env) if require_config else BOTGATEWAY_CONFIG.read_optional(env)
+        )
         if not config_path:
-            if require_config:
-                raise SettingsError(
-                    "BOTGATEWAY_CONFIG", "", "the path of the bots YAML file (see the README)"
-                )
             return settings
         bots = load_bots(config_path, env, handler_types=handler_types)
         return dataclasses.replace(settings, bots=bots, config_path=config_path)
-
-
-def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
-    raw = env.get(name, str(default))
-    expected = f"a whole number of at least {minimum}"
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise SettingsError(name, raw, expected) from None
-    if value < minimum:
-        raise SettingsError(name, raw, expected)
-    return value
-
-
-def _duration(
-    env: Mapping[str, str], name: str, default: str, *, positive: bool = False
-) -> timedelta:
-    raw = env.get(name, default)
-    try:
-        value = parse_duration(raw)
-    except ValueError:
-        raise SettingsError(name, raw, "a Go duration such as 20s or 1m30s") from None
-    if positive and value <= timedelta(0):
-        raise SettingsError(name, raw, "a duration greater than zero")
-    return value
-
-
-def _http_url(env: Mapping[str, str], name: str, default: str) -> str:
-    raw = env.get(name, default).strip() or default
-    parts = urlsplit(raw)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise SettingsError(name, raw, "an http:// or https:// URL")
-    return raw.rstrip("/")
-
-
-def _log_format(env: Mapping[str, str]) -> LogFormat:
-    raw = env.get("LOG_FORMAT", "text").strip().lower()
-    if raw == "text":
-        return "text"
-    if raw == "json":
-        return "json"
-    raise SettingsError("LOG_FORMAT", raw, "text or json")

@@ -6,6 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from botgateway.contract.environment import DATABASE_URL, LOG_FORMAT
+from botgateway.queue.environment import Command
+
+from ..env_fields import env_for
 from ..spec import BotGatewaySpec
 
 Manifest = dict[str, Any]
@@ -127,10 +131,16 @@ def image_fields(spec: BotGatewaySpec, default_image: str) -> dict[str, str]:
 
 def database_env(spec: BotGatewaySpec) -> dict[str, Any]:
     return {
-        "name": "DATABASE_URL",
+        "name": DATABASE_URL.name,
         "valueFrom": {"secretKeyRef": {"name": spec.database.name, "key": spec.database.key}},
     }
 
 
 def env_var(name: str, value: str | int | float) -> dict[str, str]:
     return {"name": name, "value": str(value)}
+
+
+def command_env(spec: BotGatewaySpec, command: Command) -> list[dict[str, str]]:
+    """What a container running `botgateway <command>` reads of the spec's settings, and JSON
+    logs (every command reads LOG_FORMAT)."""
+    return env_for(command, {LOG_FORMAT.name: "json", **spec.env})

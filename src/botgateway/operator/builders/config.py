@@ -6,9 +6,11 @@ Deployment mounts from the referenced Secrets (`tokenFile`, `webhookSecretFile`)
 
 import base64
 from collections.abc import Mapping
-from typing import Any
 
 import yaml
+
+from botgateway.contract import BotEntry, BotsFile, SecretSource
+from botgateway.contract import bots_file as contract
 
 from ..spec import Bot, BotGatewaySpec
 from .common import SECRETS_DIR, Manifest, Names, metadata
@@ -25,21 +27,19 @@ def webhook_secret_path(slug: str) -> str:
     return f"{SECRETS_DIR}/{slug}/{WEBHOOK_SECRET_FILE}"
 
 
-def bot_entry(bot: Bot) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "slug": bot.slug,
-        "tokenFile": token_path(bot.slug),
-        "webhookSecretFile": webhook_secret_path(bot.slug),
-    }
-    if bot.chat_ordering:
-        entry["chatOrdering"] = True
-    entry["handler"] = bot.handler.as_config()
-    return entry
+def bot_entry(bot: Bot) -> BotEntry:
+    return BotEntry(
+        slug=bot.slug,
+        token=SecretSource("file", token_path(bot.slug)),
+        webhook_secret=SecretSource("file", webhook_secret_path(bot.slug)),
+        chat_ordering=bot.chat_ordering,
+        handler=bot.handler,
+    )
 
 
 def bots_file(spec: BotGatewaySpec) -> str:
     """The service's bots YAML, deterministic so that an unchanged spec yields the same bytes."""
-    document = {"bots": [bot_entry(b) for b in spec.bots]}
+    document = contract.dump(BotsFile(tuple(bot_entry(b) for b in spec.bots)))
     return yaml.safe_dump(document, sort_keys=False, default_flow_style=False)
 
 

@@ -6,9 +6,9 @@ from ..spec import BotGatewaySpec
 from .common import (
     Manifest,
     Names,
+    command_env,
     container_security_context,
     database_env,
-    env_var,
     image_fields,
     labels,
     metadata,
@@ -29,10 +29,7 @@ def cron_job(spec: BotGatewaySpec, *, image: str) -> Manifest | None:
         "args": ["janitor", "--once"],
         "env": [
             database_env(spec),
-            env_var("QUEUE_DONE_RETENTION", janitor.done_retention),
-            env_var("QUEUE_STUCK_TIMEOUT", janitor.stuck_timeout),
-            env_var("QUEUE_MAX_ATTEMPTS", spec.worker.max_attempts),
-            env_var("LOG_FORMAT", "json"),
+            *command_env(spec, "janitor"),
         ],
         "securityContext": container_security_context(),
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],

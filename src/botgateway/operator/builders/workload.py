@@ -3,6 +3,8 @@ its PodDisruptionBudget."""
 
 from typing import Any
 
+from botgateway.contract.environment import BOTGATEWAY_CONFIG
+
 from ..spec import BotGatewaySpec
 from .common import (
     CHECKSUM_ANNOTATION,
@@ -12,6 +14,7 @@ from .common import (
     SECRETS_DIR,
     Manifest,
     Names,
+    command_env,
     container_security_context,
     database_env,
     env_var,
@@ -28,21 +31,11 @@ SECRET_FILE_MODE = 0o440
 
 
 def gateway_env(spec: BotGatewaySpec) -> list[dict[str, Any]]:
-    env: list[dict[str, Any]] = [
+    return [
         database_env(spec),
-        env_var("BOTGATEWAY_CONFIG", f"{CONFIG_DIR}/{CONFIG_FILE}"),
-        env_var("QUEUE_MAX_ATTEMPTS", spec.worker.max_attempts),
-        env_var("QUEUE_STUCK_TIMEOUT", spec.janitor.stuck_timeout),
-        env_var("QUEUE_DONE_RETENTION", spec.janitor.done_retention),
-        env_var("WORKER_CONCURRENCY", spec.worker.concurrency),
-        env_var("LOG_FORMAT", "json"),
-        {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        env_var(BOTGATEWAY_CONFIG.name, f"{CONFIG_DIR}/{CONFIG_FILE}"),
+        *command_env(spec, "serve"),
     ]
-    if spec.telegram_api_base:
-        env.append(env_var("TELEGRAM_API_BASE", spec.telegram_api_base))
-    if spec.log_level:
-        env.append(env_var("LOG_LEVEL", spec.log_level))
-    return env
 
 
 def secret_projection(spec: BotGatewaySpec) -> list[dict[str, Any]]:
@@ -84,7 +77,7 @@ def deployment(
         **image_fields(spec, image),
         "command": ["botgateway"],
         "args": ["migrate"],
-        "env": [database_env(spec), env_var("LOG_FORMAT", "json")],
+        "env": [database_env(spec), *command_env(spec, "migrate")],
         "securityContext": container_security_context(),
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }

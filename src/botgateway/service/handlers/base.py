@@ -1,7 +1,8 @@
 """What a handler is: a factory that, given its bot, returns an async function of a job.
 
 Third-party handlers implement `HandlerFactory` and register it under the entry-point group
-`botgateway.handlers`; the bot's `handler:` mapping (minus `type`) is in `bot.handler.options`.
+`botgateway.handlers`; the bot's `handler.options` mapping is in `bot.handler.options`
+(a `PluginConfig`).
 """
 
 from collections.abc import Callable
@@ -9,10 +10,10 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from botgateway.queue import Handler as JobHandler
+from botgateway.queue import JobHandler
+from botgateway.telegram import TelegramClient
 
 from ..bots import BotConfig
-from ..telegram import TelegramClient
 
 
 @dataclass(frozen=True)

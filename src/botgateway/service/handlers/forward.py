@@ -9,6 +9,7 @@ from email.utils import parsedate_to_datetime
 
 import aiohttp
 
+from botgateway.contract import ForwardConfig
 from botgateway.queue import Failed, Job, Outcome, Succeeded
 
 from .base import HandlerContext, JobHandler
@@ -19,8 +20,8 @@ BODY_EXCERPT = 300
 
 def create(context: HandlerContext) -> JobHandler:
     spec = context.bot.handler
-    if spec.url is None:
-        raise ValueError("handler.url is required for a forward handler")
+    if not isinstance(spec, ForwardConfig):
+        raise TypeError(f"a forward handler needs a ForwardConfig, got {spec!r}")
     url = spec.url
     timeout = aiohttp.ClientTimeout(total=spec.timeout_seconds)
     session = context.http

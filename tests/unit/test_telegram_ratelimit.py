@@ -2,7 +2,7 @@
 
 import pytest
 
-from botgateway.service.ratelimit import SendLater, SendLimiter, SendNow
+from botgateway.telegram.ratelimit import SendLater, SendLimiter, SendNow
 
 pytestmark = pytest.mark.unit
 

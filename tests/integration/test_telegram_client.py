@@ -7,8 +7,9 @@ import aiohttp
 import pytest
 
 from botgateway.queue import Deferred, Failed
-from botgateway.service.ratelimit import SendLimiter
-from botgateway.service.telegram import TelegramClient, TelegramError
+from botgateway.service.handlers.telegram_echo import job_outcome
+from botgateway.telegram import TelegramClient, TelegramError
+from botgateway.telegram.ratelimit import SendLimiter
 from tests.support.fake_telegram import FakeTelegram
 
 pytestmark = pytest.mark.integration
@@ -51,7 +52,7 @@ async def test_429_gives_retry_after_and_holds_the_chat(
     fake.fail_next(429, retry_after=7)
     with pytest.raises(TelegramError) as info:
         await client.send_message(5, "hi")
-    outcome = info.value.as_outcome()
+    outcome = job_outcome(info.value)
     assert isinstance(outcome, Failed)
     assert outcome.retry_after == timedelta(seconds=7)
     assert not outcome.permanent
@@ -73,7 +74,7 @@ async def test_error_classes(
     fake.fail_next(code, description=f"error {code}")
     with pytest.raises(TelegramError) as info:
         await client.call("getMe")
-    assert info.value.as_outcome().permanent is permanent
+    assert job_outcome(info.value).permanent is permanent
 
 
 async def test_flood_beyond_the_inline_wait_is_rescheduled_not_slept(
@@ -87,7 +88,7 @@ async def test_flood_beyond_the_inline_wait_is_rescheduled_not_slept(
     assert 0 < info.value.retry_after <= 1.0
     assert len(fake.calls) == 1
     # held back by our own limiter: the job waits without spending an attempt
-    assert isinstance(info.value.as_outcome(), Deferred)
+    assert isinstance(job_outcome(info.value), Deferred)
 
 
 async def test_connection_errors_never_show_the_token(session: aiohttp.ClientSession) -> None:
@@ -98,4 +99,4 @@ async def test_connection_errors_never_show_the_token(session: aiohttp.ClientSes
     with pytest.raises(TelegramError) as info:
         await client.send_message(1, "x")
     assert TOKEN not in str(info.value)
-    assert not info.value.as_outcome().permanent
+    assert not job_outcome(info.value).permanent

@@ -1,19 +1,18 @@
-"""A small Telegram Bot API client that keeps Telegram's sending limits.
+"""The one Telegram Bot API client, used by the gateway's handlers and by the operator's webhook
+management: Telegram's sending limits, 429 and `retry_after`, and the mapping of every failure
+to one `TelegramError` live here.
 
 The base URL comes from `TELEGRAM_API_BASE` so tests point it at a local fake. Errors carry
-what a job needs to decide its fate (retry, and after how long, or give up) and never the
-token, which is part of every request URL."""
+what a caller needs to decide (retry, and after how long, or give up) and never the token,
+which is part of every request URL."""
 
 import asyncio
 import json
-from datetime import timedelta
 from typing import Any
 
 import aiohttp
 
-from botgateway.queue import Deferred, Failed
-
-from .errors import ServiceError
+from .errors import TelegramError
 from .ratelimit import SendLater, SendLimiter
 
 DEFAULT_TIMEOUT = 30.0
@@ -36,39 +35,6 @@ SENDING_METHODS = frozenset(
     }
 )
 """Methods that post a message into a chat, and so count against its limits."""
-
-
-class TelegramError(ServiceError):
-    """A Bot API call failed. `retry_after` is Telegram's (or our limiter's) wait, if any."""
-
-    def __init__(
-        self,
-        method: str,
-        description: str,
-        *,
-        error_code: int | None = None,
-        retry_after: float | None = None,
-        transient: bool = True,
-        held_back: bool = False,
-    ) -> None:
-        self.method = method
-        self.description = description
-        self.error_code = error_code
-        self.retry_after = retry_after
-        self.transient = transient
-        self.held_back = held_back
-        """Our own limiter held the call back; nothing was sent and nothing failed."""
-        code = f" {error_code}" if error_code is not None else ""
-        super().__init__(f"Telegram {method}{code}: {description}")
-
-    def as_outcome(self) -> Failed | Deferred:
-        """The job outcome: deferred without spending an attempt when our limiter held it back;
-        rescheduled after `retry_after` when given; dead when no retry can help (a 400 or 403,
-        say: the chat is gone or the bot was blocked)."""
-        wait = timedelta(seconds=self.retry_after) if self.retry_after is not None else None
-        if self.held_back and wait is not None:
-            return Deferred(wait, str(self))
-        return Failed(str(self), retry_after=wait, permanent=not self.transient)
 
 
 class TelegramClient:

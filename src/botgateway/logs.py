@@ -1,11 +1,14 @@
-"""Logging for the service: plain text for people, JSON lines in containers (`LOG_FORMAT=json`),
-and a filter that blanks every token and webhook secret wherever it would appear."""
+"""Logging for every command, set up once by the CLI from LOG_FORMAT and LOG_LEVEL: plain text
+for people, JSON lines in containers (kopf's records included), and a filter that blanks every
+token and webhook secret wherever it would appear."""
 
 import json
 import logging
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+
+from botgateway.contract.environment import LOG_FORMAT, LOG_LEVEL
 
 _STANDARD = frozenset(
     logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys() | {"message", "asctime"}
@@ -84,3 +87,21 @@ def configure_logging(fmt: str, level: str = "INFO", secrets: Iterable[str] = ()
     handler.addFilter(RedactSecrets(secrets))
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+def configure_from_env(env: Mapping[str, str]) -> str:
+    """The CLI's one logging setup, before any command runs; returns the format."""
+    fmt: str = LOG_FORMAT.read(env)
+    configure_logging(fmt, LOG_LEVEL.read(env))
+    return fmt
+
+
+def json_logs() -> bool:
+    """Whether the root logger writes JSON lines (so a command reports through it, not print)."""
+    return any(isinstance(h.formatter, JsonFormatter) for h in logging.getLogger().handlers)
+
+
+def redact_secrets(secrets: Iterable[str]) -> None:
+    """Blank these secrets in every line from now on (the bots file is read after the setup)."""
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactSecrets(secrets))

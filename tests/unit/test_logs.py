@@ -3,7 +3,7 @@ import logging
 
 import pytest
 
-from botgateway.service.logs import JsonFormatter, RedactSecrets, TextFormatter
+from botgateway.logs import JsonFormatter, RedactSecrets, TextFormatter
 
 pytestmark = pytest.mark.unit
 
