@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help run test lint typecheck unit integration cluster-tools cluster bench e2e docs reliability clean
+.PHONY: help run test lint typecheck unit integration cluster-tools cluster bench e2e e2e-images docs reliability clean
 
 help:
 	@echo "make run            start a local gateway (embedded PostgreSQL, demo bot)"
@@ -12,6 +12,7 @@ help:
 	@echo "make bench          benchmarks: ratios against baselines, results in .cache/bench/"
 	@echo "make cluster-tools  build kube-apiserver, etcd, kube-controller-manager, helm, kind"
 	@echo "make e2e            the kind end-to-end suite (needs Docker)"
+	@echo "make e2e-images     build the e2e suite's images (kind node, Traefik, PostgreSQL, gateway)"
 	@echo "make reliability    kill workers and restart PostgreSQL under load; no update may be lost"
 	@echo "make docs           regenerate the README's reference sections from the code"
 
@@ -57,9 +58,14 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.bench $(BENCH_ARGS)
 
 # The kind end-to-end suite (tests/e2e/README.md). Needs Docker; without it (or without kind and
-# Go to build it) it prints one line saying what is missing and exits 0.
+# Go to build it) it prints one line saying what is missing and exits 0, except under CI=true,
+# where it sets Docker up itself and fails rather than skips. Its images come from
+# `make e2e-images` (cached per machine; the first build is long).
 e2e: $(STAMP)
 	bash scripts/e2e.sh $(PYTEST_ARGS)
+
+e2e-images: $(STAMP)
+	bash scripts/e2e-images.sh
 
 # Real webhook and worker processes under load while workers are SIGKILLed and PostgreSQL
 # restarts; prints the figures, exits 1 when an update was lost (tests/reliability/).

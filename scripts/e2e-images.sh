@@ -40,7 +40,9 @@ readonly CRICTL_VERSION=v1.34.0
 readonly COREDNS_VERSION=v1.11.3
 readonly PAUSE_VERSION=3.10
 readonly LOCAL_PATH_VERSION=v0.0.30
-readonly TRAEFIK_VERSION=v3.7.13
+# The newest Traefik whose whole dependency graph the Go module proxy serves: v3.7.x needs
+# DNS-provider SDK versions (through lego) and a fork commit that it does not.
+readonly TRAEFIK_VERSION=v3.6.12
 
 # The names kind v0.30.0's node image build expects to find preloaded (pkg/build/nodeimage).
 readonly KINDNETD_NAME=docker.io/kindest/kindnetd:v20250512-df8de77b
@@ -203,49 +205,11 @@ go_build_step() {
     local work="$1" out="$2" module="$3" version="$4" tags="$5"
     shift 5
     go_module "$work" "$module" "$version"
-    if [[ "$module" == github.com/traefik/traefik/v3 ]]; then
-        traefik_module_fixes "$work"
-    fi
     rm -rf "$out"
     go_build_into "$work" "$out.tmp" "$tags" "$@"
     mv "$out.tmp" "$out"
     touch "$out/.done"
     rm -rf "$work"
-}
-
-# What building Traefik as a dependency needs beyond its own go.mod:
-# - its go.mod points github.com/traefik/traefik/dynamic/ext at a folder of its repository that
-#   the published module leaves out: the extension points of its dynamic configuration, empty
-#   in the open-source build. Supply them empty.
-# - its replace of github.com/abbot/go-http-auth names a commit of Traefik's fork that the Go
-#   module proxy does not serve; the fork's earlier commit that it serves has the same API
-#   (BasicAuth, DigestAuth, CheckSecret, NewDigestAuthenticator).
-readonly TRAEFIK_HTTP_AUTH_FORK="github.com/containous/go-http-auth v0.4.1-0.20200324110947-a37a7636d23e"
-traefik_module_fixes() {
-    local work="$1" dir="$1/traefik-dynamic-ext"
-    mkdir -p "$dir"
-    printf 'module github.com/traefik/traefik/dynamic/ext\n\ngo 1.24.0\n' >"$dir/go.mod"
-    cat >"$dir/ext.go" <<'EOF'
-// Package ext holds the open-source build's (empty) extensions of Traefik's dynamic config.
-package ext
-
-// HTTP extends dynamic.HTTP; nothing in this build.
-type HTTP struct{}
-
-// Router extends dynamic.Router; nothing in this build.
-type Router struct{}
-
-// RouterIng extends the Ingress provider's router annotations; nothing in this build.
-type RouterIng struct{}
-
-// ToRouter gives the Router extension of these annotations.
-func (RouterIng) ToRouter() Router { return Router{} }
-EOF
-    sed -i '/^replace github.com\/abbot\/go-http-auth /d' "$work/go.mod"
-    {
-        echo "replace github.com/traefik/traefik/dynamic/ext => ./traefik-dynamic-ext"
-        echo "replace github.com/abbot/go-http-auth => $TRAEFIK_HTTP_AUTH_FORK"
-    } >>"$work/go.mod"
 }
 
 build_pause() {

@@ -9,13 +9,13 @@
 #
 # Without Docker, or without kind/helm/kubectl and Go to build them, it prints one line saying
 # what is missing and exits 0, except under CI=true, where a missing prerequisite fails: there
-# scripts/e2e/docker-setup.sh first installs and starts Docker. On failure the pod logs, events
+# scripts/e2e/setup-machine.sh first installs and starts Docker. On failure the pod logs, events
 # and operator log are printed and kept in .cache/e2e/diagnostics/.
 #
 # Environment:
 #   BOTGATEWAY_E2E_PYTHON             the interpreter with the test dependencies
 #                                     (default .venv/bin/python, as `make e2e` makes it)
-#   BOTGATEWAY_E2E_SETUP_DOCKER=1     run scripts/e2e/docker-setup.sh (as CI does; root only)
+#   BOTGATEWAY_E2E_SETUP_DOCKER=1     run scripts/e2e/setup-machine.sh (as CI does; root only)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,7 +30,7 @@ if [[ ! -x "$PYTHON" ]]; then
 fi
 
 if [[ "${CI:-}" == true || "${BOTGATEWAY_E2E_SETUP_DOCKER:-}" == 1 ]]; then
-    bash "$ROOT/scripts/e2e/docker-setup.sh"
+    bash "$ROOT/scripts/e2e/setup-machine.sh"
 fi
 
 status=0

@@ -44,7 +44,6 @@ E2E_DIR = ROOT / "tests" / "e2e"
 MANIFESTS = E2E_DIR / "manifests"
 KIND_CONFIG = E2E_DIR / "kind-config.yaml"
 IMAGES_SCRIPT = ROOT / "scripts" / "e2e-images.sh"
-DOCKER_SETUP = ROOT / "scripts" / "e2e" / "docker-setup.sh"
 POSTGRES = ROOT / "deploy" / "examples" / "postgres.yaml"
 ARTIFACTS = ROOT / ".cache" / "e2e"
 
@@ -63,7 +62,7 @@ INGRESS_NODE_PORT = 30080
 
 OPT_IN = "BOTGATEWAY_E2E"
 MISSING_EXIT = 3
-# Bit 24 of the capability bounding set: CAP_SYS_RESOURCE (scripts/e2e/docker-setup.sh).
+# Bit 24 of the capability bounding set: CAP_SYS_RESOURCE (scripts/e2e/setup-machine.sh).
 CAP_SYS_RESOURCE = 24
 
 
@@ -122,7 +121,7 @@ def docker_problem() -> str | None:
 
 
 def needs_capability_workaround() -> bool:
-    """Whether Docker here lacks CAP_SYS_RESOURCE (then docker-setup.sh chose the runtime that
+    """Whether Docker here lacks CAP_SYS_RESOURCE (then setup-machine.sh chose the runtime that
     drops it, and the node's containerd must not lower oom_score_adj)."""
     try:
         status = Path("/proc/self/status").read_text()

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# A Docker daemon for the e2e tier on this project's own machines and CI (never on a user's
-# Docker: scripts/e2e.sh runs this only under CI=true or BOTGATEWAY_E2E_SETUP_DOCKER=1).
+# What the e2e tier needs from the machine, on this project's own machines and CI (never on a
+# user's: scripts/e2e.sh runs this only under CI=true or BOTGATEWAY_E2E_SETUP_DOCKER=1).
 #
-#   - installs Debian's docker.io when dockerd is absent;
+#   - installs Debian's docker.io when dockerd is absent, and debootstrap (the images' root
+#     filesystems) when it is absent;
 #   - starts dockerd when no daemon answers (log: /var/log/botgateway-dockerd.log);
 #   - where the capability bounding set lacks CAP_SYS_RESOURCE (these VMs), `--privileged`
 #     containers cannot start (kind's nodes are privileged), so it registers
@@ -18,8 +19,8 @@ readonly RUNTIME_PATH=/usr/local/libexec/botgateway/runc-without-sys-resource
 readonly DAEMON_JSON=/etc/docker/daemon.json
 readonly LOG=/var/log/botgateway-dockerd.log
 
-say() { printf 'e2e docker: %s\n' "$*"; }
-die() { printf 'e2e docker: error: %s\n' "$*" >&2; exit 1; }
+say() { printf 'e2e setup: %s\n' "$*"; }
+die() { printf 'e2e setup: error: %s\n' "$*" >&2; exit 1; }
 
 # Bit 24 of CapBnd is CAP_SYS_RESOURCE.
 lacks_sys_resource() {
@@ -34,16 +35,19 @@ workaround_missing() {
     lacks_sys_resource && ! grep -q "$RUNTIME_NAME" "$DAEMON_JSON" 2>/dev/null
 }
 
-if daemon_answers && ! workaround_missing; then
+if daemon_answers && ! workaround_missing && command -v debootstrap >/dev/null 2>&1; then
     say "ready: Docker $(docker info --format '{{.ServerVersion}} ({{.Driver}}, runtime {{.DefaultRuntime}})')"
     exit 0
 fi
 [[ $(id -u) -eq 0 ]] || die "run as root (it installs packages and starts dockerd)"
 
-if ! command -v dockerd >/dev/null 2>&1; then
-    say "installing docker.io (Debian)"
+packages=()
+command -v dockerd >/dev/null 2>&1 || packages+=(docker.io)
+command -v debootstrap >/dev/null 2>&1 || packages+=(debootstrap)
+if [[ ${#packages[@]} -gt 0 ]]; then
+    say "installing ${packages[*]} (Debian)"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null
 fi
 
 restart=0
