@@ -372,7 +372,7 @@ def test_e2e_files_agree_with_the_harness() -> None:
 
 
 class _App:
-    def __init__(self, role: str) -> None:
+    def __init__(self, role: str, state: Path | None = None) -> None:
         self.port = free_port()
         self.process = subprocess.Popen(
             [
@@ -383,6 +383,7 @@ class _App:
                 "127.0.0.1",
                 "--port",
                 str(self.port),
+                *(["--state", str(state)] if state else []),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -488,6 +489,30 @@ def test_e2e_backend_records_and_holds_a_delivery() -> None:
         assert all(a["update"] == {"update_id": 7} and a["bot"] == "support" for a in arrivals)
     finally:
         app.stop()
+
+
+def test_e2e_apps_remember_across_a_restart_with_a_state_folder(tmp_path: Path) -> None:
+    """A node restart restarts the backend and the fake Bot API: what arrived and which webhooks
+    are set must survive it, or the suite would count delivered updates as lost."""
+    headers = {"X-Botgateway-Bot": "support", "X-Botgateway-Update-Id": "11"}
+    token = "100000001:E2E-support-token"
+    backend, telegram = _App("backend", tmp_path), _App("telegram", tmp_path)
+    try:
+        backend.post("/updates", {"update_id": 11}, headers)
+        telegram.post(f"/bot{token}/setWebhook", {"url": "https://bots.e2e.test/webhook/support"})
+    finally:
+        backend.stop()
+        telegram.stop()
+    backend, telegram = _App("backend", tmp_path), _App("telegram", tmp_path)
+    try:
+        (arrival,) = backend.get("/received")["arrivals"]
+        assert (arrival["update_id"], arrival["answered"]) == (11, True)
+        webhook = telegram.get("/e2e/webhooks")["webhooks"][token]
+        assert webhook["url"] == "https://bots.e2e.test/webhook/support"
+        assert [c["method"] for c in telegram.get("/e2e/calls")["calls"]] == ["setWebhook"]
+    finally:
+        backend.stop()
+        telegram.stop()
 
 
 def test_e2e_fake_bot_api_keeps_webhooks_like_telegram() -> None:

@@ -19,12 +19,18 @@ from tests.e2e.harness import KindEnvironment, built_images, find_tools, unavail
 def say(request: pytest.FixtureRequest) -> Callable[[str], None]:
     """A line in the test output as it happens (figures and progress)."""
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
 
     def write(line: str) -> None:
-        if reporter is not None:
-            reporter.write_line(line)
-        else:  # pragma: no cover - pytest without its terminal (xdist workers, -p no:terminal)
+        if reporter is None:  # pragma: no cover - pytest without its terminal (-p no:terminal)
             print(line, flush=True)
+            return
+        # Past the output capture: the figures belong in the run's output, pass or fail.
+        if capture is not None:
+            with capture.global_and_fixture_disabled():
+                reporter.write_line(line)
+        else:
+            reporter.write_line(line)
 
     return write
 

@@ -10,10 +10,10 @@ so they run from the botgateway image itself and nothing else is pulled):
               operator registered and posts updates with it, as Telegram would.
 
 Both expose their records as JSON for the test, which reads them through the API server's
-service proxy (``kubectl get --raw``)::
+service proxy (``kubectl get --raw``), and with ``--state DIR`` keep them across restarts::
 
-    python e2e_apps.py backend --port 8000
-    python e2e_apps.py telegram --port 8081
+    python e2e_apps.py backend --port 8000 --state /var/lib/e2e
+    python e2e_apps.py telegram --port 8081 --state /var/lib/e2e
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -76,17 +77,54 @@ class JsonHandler(BaseHTTPRequestHandler):
         print(f"{self.address_string()} {format % args}", flush=True)
 
 
+class Journal:
+    """What a server must remember across restarts (a kind node restart restarts every pod),
+    as JSON lines appended to a file on the pod's volume and replayed at start. Without a file,
+    memory only."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+
+    def append(self, event: dict[str, Any]) -> None:
+        if self.path is not None:
+            with self.path.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(event) + "\n")
+
+    def replay(self) -> list[dict[str, Any]]:
+        if self.path is None or not self.path.exists():
+            return []
+        lines = self.path.read_text(encoding="utf-8").splitlines()
+        # A line cut off by the restart itself is dropped.
+        return [json.loads(line) for line in lines if line.endswith("}")]
+
+
 # -- backend --------------------------------------------------------------------------------
 
 
 class BackendState:
-    def __init__(self) -> None:
+    def __init__(self, journal: Journal) -> None:
         self.lock = threading.Lock()
+        self.journal = journal
         self.arrivals: list[dict[str, Any]] = []
         self.holds: set[tuple[str, int]] = set()
         self.release = threading.Event()
         # Seconds every delivery takes before its answer: a slow backend grows the queue.
         self.delay = 0.0
+        for event in journal.replay():
+            if "arrival" in event:
+                self.arrivals.append(event["arrival"])
+            else:
+                self.arrivals[event["answered"]]["answered"] = True
+
+    def arrive(self, arrival: dict[str, Any]) -> int:
+        """Record an arrival (under the lock); its index, to mark it answered."""
+        self.arrivals.append(arrival)
+        self.journal.append({"arrival": arrival})
+        return len(self.arrivals) - 1
+
+    def answered(self, index: int) -> None:
+        self.arrivals[index]["answered"] = True
+        self.journal.append({"answered": index})
 
 
 class BackendHandler(JsonHandler):
@@ -133,15 +171,16 @@ class BackendHandler(JsonHandler):
         with self.state.lock:
             held = key in self.state.holds
             self.state.holds.discard(key)  # only the first delivery is held
-            arrival = {
-                "bot": bot,
-                "update_id": update_id,
-                "update": update,
-                "held": held,
-                "answered": False,
-                "at": time.time(),
-            }
-            self.state.arrivals.append(arrival)
+            index = self.state.arrive(
+                {
+                    "bot": bot,
+                    "update_id": update_id,
+                    "update": update,
+                    "held": held,
+                    "answered": False,
+                    "at": time.time(),
+                }
+            )
         if held:
             # The worker that sent this is meant to die while we wait: the answer usually has
             # nowhere to go, which is the point.
@@ -153,17 +192,57 @@ class BackendHandler(JsonHandler):
         except OSError:
             return
         with self.state.lock:
-            arrival["answered"] = True
+            self.state.answered(index)
 
 
 # -- fake Bot API ---------------------------------------------------------------------------
 
 
 class TelegramState:
-    def __init__(self) -> None:
+    def __init__(self, journal: Journal) -> None:
         self.lock = threading.Lock()
+        self.journal = journal
         self.calls: list[dict[str, Any]] = []
         self.webhooks: dict[str, dict[str, Any]] = {}
+        for event in journal.replay():
+            self.apply(event["call"])
+
+    def call(self, token: str, method: str, params: dict[str, Any]) -> tuple[bool, Any]:
+        """A Bot API call (under the lock): (known method, result); recorded when known."""
+        call = {"token": token, "method": method, "params": params, "at": time.time()}
+        known, result = self.apply(call)
+        if known:
+            self.journal.append({"call": call})
+        return known, result
+
+    def apply(self, call: dict[str, Any]) -> tuple[bool, Any]:
+        token, method, params = call["token"], call["method"], call["params"]
+        if method not in ("setWebhook", "deleteWebhook", "getWebhookInfo"):
+            return False, None
+        self.calls.append(call)
+        hook = self.webhooks.setdefault(token, _empty_webhook())
+        if method == "setWebhook":
+            allowed = params.get("allowed_updates")
+            hook.update(
+                url=str(params.get("url", "")),
+                secret_token=params.get("secret_token"),
+                allowed_updates=list(allowed) if allowed else None,
+                max_connections=int(params.get("max_connections", 40)),
+            )
+            return True, True
+        if method == "deleteWebhook":
+            self.webhooks[token] = _empty_webhook()
+            return True, True
+        info: dict[str, Any] = {
+            "url": hook["url"],
+            "has_custom_certificate": False,
+            "pending_update_count": 0,
+        }
+        if hook["url"]:
+            info["max_connections"] = hook["max_connections"]
+            if hook["allowed_updates"]:
+                info["allowed_updates"] = hook["allowed_updates"]
+        return True, info
 
 
 def _empty_webhook() -> dict[str, Any]:
@@ -202,48 +281,27 @@ class TelegramHandler(JsonHandler):
             if isinstance(body, dict):
                 params.update(body)
         with self.state.lock:
-            self.state.calls.append(
-                {"token": token, "method": method, "params": params, "at": time.time()}
+            known, result = self.state.call(token, method, params)
+        if not known:
+            self.send_json(
+                404, {"ok": False, "error_code": 404, "description": "Not Found: method"}
             )
-            hook = self.state.webhooks.setdefault(token, _empty_webhook())
-            if method == "setWebhook":
-                allowed = params.get("allowed_updates")
-                hook.update(
-                    url=str(params.get("url", "")),
-                    secret_token=params.get("secret_token"),
-                    allowed_updates=list(allowed) if allowed else None,
-                    max_connections=int(params.get("max_connections", 40)),
-                )
-                result: Any = True
-            elif method == "deleteWebhook":
-                self.state.webhooks[token] = _empty_webhook()
-                result = True
-            elif method == "getWebhookInfo":
-                result = {
-                    "url": hook["url"],
-                    "has_custom_certificate": False,
-                    "pending_update_count": 0,
-                }
-                if hook["url"]:
-                    result["max_connections"] = hook["max_connections"]
-                    if hook["allowed_updates"]:
-                        result["allowed_updates"] = hook["allowed_updates"]
-            else:
-                self.send_json(
-                    404, {"ok": False, "error_code": 404, "description": "Not Found: method"}
-                )
-                return
+            return
         self.send_json(200, {"ok": True, "result": result})
 
 
 # -- entry point ----------------------------------------------------------------------------
 
 
-def make_server(role: str, host: str, port: int) -> ThreadingHTTPServer:
+def make_server(
+    role: str, host: str, port: int, state_dir: Path | None = None
+) -> ThreadingHTTPServer:
+    journal = Journal(state_dir / f"{role}.jsonl" if state_dir else None)
     if role == "backend":
-        handler: type[JsonHandler] = type("Backend", (BackendHandler,), {"state": BackendState()})
+        state: Any = BackendState(journal)
+        handler: type[JsonHandler] = type("Backend", (BackendHandler,), {"state": state})
     elif role == "telegram":
-        handler = type("Telegram", (TelegramHandler,), {"state": TelegramState()})
+        handler = type("Telegram", (TelegramHandler,), {"state": TelegramState(journal)})
     else:
         raise ValueError(f"unknown role {role!r}")
     server = ThreadingHTTPServer((host, port), handler)
@@ -256,8 +314,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("role", choices=["backend", "telegram"])
     parser.add_argument("--host", default="0.0.0.0")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--state", type=Path, help="a folder that outlives restarts")
     args = parser.parse_args(argv)
-    server = make_server(args.role, args.host, args.port)
+    server = make_server(args.role, args.host, args.port, args.state)
     # As PID 1 in a container the default SIGTERM disposition is to ignore it: exit promptly.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     print(f"e2e {args.role} listening on {args.host}:{server.server_address[1]}", flush=True)
