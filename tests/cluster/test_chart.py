@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.cluster.test_operator import OperatorProcess, condition
+from tests.cluster.test_operator import OperatorProcess, condition, gateway_pods_ready
 from tests.support.cluster import ControlPlane, wait_until
 from tests.support.fake_telegram_api import FakeTelegramApi
 
@@ -196,6 +196,7 @@ def test_operator_runs_with_the_charts_service_account(
         try:
 
             def ready() -> dict[str, Any] | None:
+                gateway_pods_ready(cp, "from-values", NAMESPACE)
                 obj: dict[str, Any] = cp.kubectl_json(
                     "get", "botgateway", "from-values", "-n", NAMESPACE
                 )

@@ -27,7 +27,6 @@ import asyncpg
 import pytest
 import yaml
 
-from botgateway.queue import NewJob, Store
 from tests.support.cluster import (
     ControlPlane,
     _die_with_parent,
@@ -81,6 +80,8 @@ class OperatorProcess:
             "TELEGRAM_API_BASE": self.telegram,
             "BOTGATEWAY_OPERATOR_INTERVAL": INTERVAL,
             "BOTGATEWAY_RETRY_DELAY": "1s",
+            # Every timer round checks the webhook: the tests use those calls as their clock.
+            "BOTGATEWAY_WEBHOOK_CHECK_INTERVAL": "100ms",
             "BOTGATEWAY_IMAGE": "botgateway:test",
             "LOG_LEVEL": "INFO",
             "LOG_FORMAT": "json",  # as deploy/operator.yaml runs it
@@ -261,11 +262,40 @@ def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
     return {}
 
 
+READY_POD_STATUS = json.dumps(
+    {"status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}}
+)
+
+
+def gateway_pods_ready(cp: ControlPlane, name: str, namespace: str = NS) -> None:
+    """Stand in for the kubelet this control plane has not: report the gateway's pods Running
+    and Ready, so its Deployment becomes available (the operator registers webhooks and says
+    Ready only then). Without a controller-manager there are no pods: the Deployment's status
+    says so directly."""
+    if not cp.has_controller_manager:
+        available = {"status": {"replicas": 1, "readyReplicas": 1, "availableReplicas": 1}}
+        cp.kubectl(
+            "patch", "deployment", name, "-n", namespace, "--subresource=status",
+            "--type=merge", "-p", json.dumps(available), check=False,
+        )  # fmt: skip
+        return
+    selector = f"app.kubernetes.io/instance={name},app.kubernetes.io/component=gateway"
+    pods = cp.kubectl_json("get", "pods", "-n", namespace, "-l", selector)["items"]
+    for pod in pods:
+        conditions = (pod.get("status") or {}).get("conditions") or []
+        if not any(c["type"] == "Ready" and c["status"] == "True" for c in conditions):
+            cp.kubectl(
+                "patch", "pod", pod["metadata"]["name"], "-n", namespace,
+                "--subresource=status", "--type=merge", "-p", READY_POD_STATUS, check=False,
+            )  # fmt: skip
+
+
 def wait_ready(cp: ControlPlane, name: str, timeout: float = 60) -> dict[str, Any]:
     last: dict[str, Any] = {}
 
     def ready() -> dict[str, Any] | None:
         nonlocal last
+        gateway_pods_ready(cp, name)
         obj = get(cp, "botgateway", name)
         if obj is None:
             return None
@@ -342,6 +372,15 @@ def test_botgateway_becomes_owned_children_and_ready(
             ],
         )
     )
+
+    def waiting_for_pods() -> dict[str, Any] | None:
+        obj = get(cp, "botgateway", name)
+        waiting = obj is not None and condition(obj, "Ready").get("reason") == "GatewayUnavailable"
+        return obj if waiting else None
+
+    early = wait_until(waiting_for_pods, timeout=30, message="Ready=False GatewayUnavailable")
+    assert condition(early, "WebhookRegistered")["reason"] == "WaitingForGateway"
+    assert fake_api.calls("setWebhook", support) == []  # nobody could answer Telegram yet
 
     obj = wait_ready(cp, name)
     uid = obj["metadata"]["uid"]
@@ -565,6 +604,7 @@ def test_bot_api_failure_is_a_condition_then_recovers(
         tok, _ = one_bot_gateway(cp, name)
 
         def not_registered() -> dict[str, Any] | None:
+            gateway_pods_ready(cp, name)
             obj = get(cp, "botgateway", name)
             hook = condition(obj, "WebhookRegistered") if obj else {}
             return obj if hook.get("reason") == "TelegramError" else None
@@ -631,31 +671,43 @@ def test_queue_depth_scales_up_at_once_and_down_after_the_window(
 
     assert replicas() == 1
 
-    async def enqueue() -> None:
-        store = await Store.connect(gateway_db, max_size=2)
-        try:
-            await store.enqueue_many(
-                [NewJob(slug, "forward", i, json.dumps({"update_id": i})) for i in range(500)]
-            )
-        finally:
-            await store.close()
-
-    asyncio.run(enqueue())
-    wait_until(lambda: replicas() == 5, timeout=30, message="5 replicas for 500 pending jobs")
-    obj = get(cp, "botgateway", name)
-    assert obj is not None
-    assert obj["status"]["queue"]["pending"] == 500
-    assert obj["status"]["replicas"] == 5
-    assert condition(obj, "QueueHealthy")["status"] == "True"
-
-    async def drain() -> None:
+    async def execute(sql: str) -> None:
         conn = await asyncpg.connect(gateway_db)
         try:
-            await conn.execute("DELETE FROM gateway_jobs WHERE bot_slug = $1", slug)
+            await conn.execute(sql, slug)
         finally:
             await conn.close()
 
-    asyncio.run(drain())
+    def queue() -> dict[str, Any]:
+        obj = get(cp, "botgateway", name)
+        assert obj is not None
+        value: dict[str, Any] = (obj.get("status") or {}).get("queue") or {}
+        return value
+
+    # Jobs waiting out a retry back-off are no work for more pods.
+    asyncio.run(
+        execute(
+            "INSERT INTO gateway_jobs (bot_slug, handler_type, update_id, payload, next_retry_at) "
+            "SELECT $1, 'forward', i, jsonb_build_object('update_id', i), "
+            "now() + interval '1 hour' FROM generate_series(1, 500) AS i"
+        )
+    )
+    wait_until(
+        lambda: queue().get("pending") == 500 and queue().get("due") == 0,
+        timeout=30,
+        message="500 pending jobs, none due, in status",
+    )
+    assert replicas() == 1  # applied in the same pass that wrote that status
+
+    asyncio.run(execute("UPDATE gateway_jobs SET next_retry_at = now() WHERE bot_slug = $1"))
+    wait_until(lambda: replicas() == 5, timeout=30, message="5 replicas for 500 due jobs")
+    obj = get(cp, "botgateway", name)
+    assert obj is not None
+    assert obj["status"]["queue"]["due"] == 500
+    assert obj["status"]["replicas"] == 5
+    assert condition(obj, "QueueHealthy")["status"] == "True"
+
+    asyncio.run(execute("DELETE FROM gateway_jobs WHERE bot_slug = $1"))
     emptied = time.monotonic()
     wait_until(lambda: replicas() == 1, timeout=60, message="scale-down to 1 replica")
     held = time.monotonic() - emptied
@@ -723,11 +775,12 @@ def test_operator_killed_mid_reconcile_converges(
         cp.apply(
             gateway(name, [bot(s, f"theta-{s}", own_secret=False) for s in slugs]),
         )
-        wait_until(
-            lambda: len([s for s in slugs if fake_api.calls("setWebhook", tokens[s])]) >= 2,
-            timeout=30,
-            message="the reconcile to be under way",
-        )
+
+        def under_way() -> bool:
+            gateway_pods_ready(cp, name)
+            return len([s for s in slugs if fake_api.calls("setWebhook", tokens[s])]) >= 2
+
+        wait_until(under_way, timeout=30, message="the reconcile to be under way")
         operator.kill()
         partial = [s for s in slugs if fake_api.calls("setWebhook", tokens[s])]
         assert len(partial) < len(slugs), "the reconcile finished before the kill"

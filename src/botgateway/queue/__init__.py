@@ -3,7 +3,7 @@
 service, janitor and operator build on this package; it imports none of them.
 """
 
-from .errors import DatabaseUnavailable, MigrationError, QueueError, SettingsError
+from .errors import DatabaseUnavailable, MigrationError, QueueError, SchemaMissing, SettingsError
 from .jobs import STATUSES, Job, JobSummary, NewJob, QueueStats, StatusCount
 from .settings import QueueSettings
 from .store import JANITOR_LOCK, Store, redact
@@ -24,6 +24,7 @@ __all__ = [
     "QueueError",
     "QueueSettings",
     "QueueStats",
+    "SchemaMissing",
     "SettingsError",
     "StatusCount",
     "Store",

@@ -77,6 +77,8 @@ class StatusCount:
     status: str
     jobs: int
     oldest_due_seconds: float | None
+    due: int = 0
+    """Pending jobs whose next_retry_at has come (0 for other statuses)."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,10 @@ class QueueStats:
             for r in self.rows
             if r.status == status and (bot_slug is None or r.bot_slug == bot_slug)
         )
+
+    def due(self, bot_slug: str | None = None) -> int:
+        """Pending jobs a worker could take now (not those waiting out a back-off)."""
+        return sum(r.due for r in self.rows if bot_slug is None or r.bot_slug == bot_slug)
 
     def oldest_pending_seconds(self, bot_slug: str | None = None) -> float:
         ages = [

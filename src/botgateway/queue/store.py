@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
-from .errors import DatabaseUnavailable, QueueError
+from .errors import DatabaseUnavailable, QueueError, SchemaMissing
 from .jobs import Job, JobSummary, NewJob, QueueStats, Settlement, StatusCount, StuckJob
 from .migrations import Migration, load_migrations, pending_migrations
 from .queries import query
@@ -87,6 +87,10 @@ def _translated(action: str) -> Iterator[None]:
         yield
     except _UNAVAILABLE as exc:
         raise DatabaseUnavailable(f"{action}: database unavailable ({_describe(exc)})") from exc
+    except asyncpg.UndefinedTableError as exc:
+        raise SchemaMissing(
+            f"{action}: {_describe(exc)}; `botgateway migrate` has not run"
+        ) from exc
     except asyncpg.PostgresError as exc:
         raise QueueError(f"{action}: {_describe(exc)}") from exc
 

@@ -148,8 +148,9 @@ WHERE id = ANY (ARRAY(
 
 -- name: stats
 -- Oldest pending age counts from when a job became due, so a job waiting out its backoff is
--- not a backlog.
+-- not a backlog; `due` (pending and due now) is the work a worker could take at once.
 SELECT bot_slug, status, count(*) AS jobs,
+       count(*) FILTER (WHERE status = 'pending' AND next_retry_at <= now())::int AS due,
        extract(epoch FROM now() - min(next_retry_at)
                FILTER (WHERE status = 'pending' AND next_retry_at <= now()))::float8
            AS oldest_due_seconds

@@ -1,0 +1,41 @@
+import pytest
+
+from botgateway.operator.queue_report import not_migrated, queue_report
+from botgateway.queue import QueueStats, StatusCount
+
+pytestmark = pytest.mark.unit
+
+STATS = QueueStats(
+    (
+        StatusCount("a", "pending", 7, 12.0, 4),
+        StatusCount("a", "running", 2, None),
+        StatusCount("b", "pending", 100, 900.0, 100),  # another gateway's bot
+        StatusCount("a", "dead", 1, None),
+    )
+)
+
+
+def test_counts_only_this_gateways_bots_and_scales_on_due() -> None:
+    report = queue_report(STATS, ["a"], backlog_seconds=300)
+    assert report.due == 4
+    assert report.fields == {
+        "pending": 7,
+        "due": 4,
+        "running": 2,
+        "dead": 1,
+        "oldestPendingSeconds": 12,
+    }
+    assert (report.condition.status, report.condition.reason) == ("True", "Healthy")
+    assert report.condition.message == "7 pending (4 due), 2 running, 1 dead"
+
+
+def test_an_old_due_job_is_a_backlog() -> None:
+    report = queue_report(STATS, ["a", "b"], backlog_seconds=300)
+    assert (report.condition.status, report.condition.reason) == ("False", "Backlog")
+
+
+def test_not_migrated_is_unknown_and_takes_no_scaling_decision() -> None:
+    report = not_migrated('relation "gateway_jobs" does not exist')
+    assert (report.condition.status, report.condition.reason) == ("Unknown", "NotMigrated")
+    assert report.due is None
+    assert report.fields == {}
