@@ -2,14 +2,17 @@
 the README lists, each scaling path, each child, in milliseconds. tests/cluster proves the same
 against a real API server."""
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import kopf
 import pytest
 
+from botgateway.operator import conditions as cond
 from botgateway.operator.reconcile import Runtime, SyncResult, finalize, sync
 from botgateway.operator.settings import OperatorSettings
 from botgateway.operator.status import status_changes
@@ -436,3 +439,52 @@ def test_status_changes_lists_only_what_differs() -> None:
     desired = {"replicas": 2, "queue": None, "webhooks": [], "observedGeneration": 3}
     assert status_changes(current, desired) == {"queue": None, "observedGeneration": 3}
     assert status_changes({}, {"queue": None}) == {}
+
+
+# -- children ----------------------------------------------------------------------------------
+
+
+async def test_optional_children_go_when_the_spec_stops_asking_and_only_once() -> None:
+    world = World()
+    await world.sync()
+    assert world.kube.get("Secret", NS, "support-webhook-secrets") is not None
+    bots = spec()["bots"]
+    bots[0]["webhookSecretRef"] = {"name": "support-bot", "key": "webhookSecret"}
+    world.kube.add_secret(NS, "support-bot", {"token": TOKEN, "webhookSecret": "given_1"})
+    world.spec = spec(
+        bots=bots,
+        ingress=None,
+        webhook={"register": False},
+        janitor={"enabled": False},
+    )
+    world.generation = 2
+    await world.sync(later=5)
+    gone = {
+        ("Secret", "support-webhook-secrets"),
+        ("Ingress", NAME),
+        ("CronJob", "support-janitor"),
+    }
+    assert {(kind, name) for kind, _, name in world.kube.deleted} == gone
+    for kind, name in gone:
+        assert world.kube.get(kind, NS, name) is None
+    await world.sync(later=5)
+    assert len(world.kube.deleted) == 3  # known to be gone: not deleted again every pass
+
+
+async def test_every_child_is_owned_by_the_botgateway() -> None:
+    world = await ready_world()
+    for (_, _, name), obj in world.kube.objects.items():
+        if name in {"gateway-db", "support-bot"}:
+            continue  # the user's own Secrets
+        (owner,) = obj["metadata"]["ownerReferences"]
+        assert (owner["kind"], owner["uid"], owner["controller"]) == ("BotGateway", "uid-1", True)
+
+
+def test_each_condition_reason_the_readme_lists_has_a_test_here() -> None:
+    """The README's conditions table and these tests move together."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = readme.split("| condition | True means | False reasons |", 1)[1].split("\n\n", 1)[0]
+    reasons = set(re.findall(r"`([A-Z][A-Za-z]+)`", table)) - set(cond.TYPES)
+    source = Path(__file__).read_text()
+    assert len(reasons) >= 15
+    assert {r for r in reasons if f'"{r}"' not in source} == set()
