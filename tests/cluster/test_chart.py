@@ -125,7 +125,10 @@ def test_operator_deployment_and_extras_render(helm: Path) -> None:
         "BotGatewayDeadJobsRising",
         "BotGatewayOldestPendingTooOld",
         "BotGatewayJanitorFailing",
+        "BotGatewayJanitorRoundsMissing",
     }
+    (missing,) = [r for r in rules if r["alert"] == "BotGatewayJanitorRoundsMissing"]
+    assert "botgateway_janitor_last_round_timestamp_seconds) > 1800" in missing["expr"]
     assert ("ServiceMonitor", "bgw-botgateway-gateways") in docs
     assert ("StatefulSet", "bgw-botgateway-postgresql") in docs
     assert any(kind == "NetworkPolicy" for kind, _ in docs)

@@ -27,6 +27,9 @@ import asyncpg
 import pytest
 import yaml
 
+from botgateway.contract.janitor import JanitorResult
+from botgateway.janitor import run_once
+from botgateway.queue import QueueSettings, Store
 from tests.support.cluster import (
     ControlPlane,
     _die_with_parent,
@@ -715,6 +718,38 @@ def test_queue_depth_scales_up_at_once_and_down_after_the_window(
     obj = get(cp, "botgateway", name)
     assert obj is not None
     assert obj["status"]["queue"]["pending"] == 0
+
+
+@pytest.mark.usefixtures("diagnose")
+def test_the_last_janitor_round_shows_in_status(
+    deployed: ControlPlane, operator: OperatorProcess, gateway_db: str
+) -> None:
+    """What a CronJob pod did, seen in `kubectl get bgw -o yaml` (rounds are recorded in the
+    database the gateway uses)."""
+    cp = deployed
+    name = "janitored"
+    one_bot_gateway(cp, name)
+    wait_ready(cp, name)
+
+    async def janitor_once() -> JanitorResult:
+        store = await Store.connect(gateway_db, max_size=2)
+        try:
+            return await run_once(store, QueueSettings(database_url=gateway_db))
+        finally:
+            await store.close()
+
+    result = asyncio.run(janitor_once())
+    assert result.ran
+
+    def janitor_status() -> dict[str, Any] | None:
+        obj = get(cp, "botgateway", name)
+        value: dict[str, Any] | None = ((obj or {}).get("status") or {}).get("janitor")
+        return value if value and value.get("durationSeconds") == round(result.seconds, 3) else None
+
+    seen = wait_until(janitor_status, timeout=30, message="status.janitor to show the round")
+    assert seen["runner"] == "once"
+    assert (seen["recovered"], seen["deadLettered"]) == (0, 0)
+    assert seen["lastRoundTime"].endswith("Z")
 
 
 @pytest.mark.usefixtures("diagnose")

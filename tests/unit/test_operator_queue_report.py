@@ -1,7 +1,10 @@
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
+from botgateway.operator.ports import QueueSnapshot
 from botgateway.operator.queue_report import not_migrated, queue_report
-from botgateway.queue import QueueStats, StatusCount
+from botgateway.queue import JanitorRound, QueueStats, StatusCount
 
 pytestmark = pytest.mark.unit
 
@@ -16,7 +19,7 @@ STATS = QueueStats(
 
 
 def test_counts_only_this_gateways_bots_and_scales_on_due() -> None:
-    report = queue_report(STATS, ["a"], backlog_seconds=300)
+    report = queue_report(QueueSnapshot(STATS), ["a"], backlog_seconds=300)
     assert report.due == 4
     assert report.fields == {
         "pending": 7,
@@ -30,7 +33,7 @@ def test_counts_only_this_gateways_bots_and_scales_on_due() -> None:
 
 
 def test_an_old_due_job_is_a_backlog() -> None:
-    report = queue_report(STATS, ["a", "b"], backlog_seconds=300)
+    report = queue_report(QueueSnapshot(STATS), ["a", "b"], backlog_seconds=300)
     assert (report.condition.status, report.condition.reason) == ("False", "Backlog")
 
 
@@ -39,3 +42,24 @@ def test_not_migrated_is_unknown_and_takes_no_scaling_decision() -> None:
     assert (report.condition.status, report.condition.reason) == ("Unknown", "NotMigrated")
     assert report.due is None
     assert report.fields == {}
+
+
+def test_janitor_status_is_the_databases_last_round_whoever_ran_it() -> None:
+    early = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    rounds = (
+        JanitorRound(
+            "once", "support-janitor-abc", early + timedelta(minutes=15), 1.23456, 2, 1, 40
+        ),
+        JanitorRound("loop", "support-7d9f", early, 0.5, 0, 0, 0),
+    )
+    report = queue_report(QueueSnapshot(STATS, rounds), ["a"], backlog_seconds=300)
+    assert report.janitor == {
+        "lastRoundTime": "2026-11-30T12:15:00Z",
+        "runner": "once",
+        "host": "support-janitor-abc",
+        "durationSeconds": 1.235,
+        "recovered": 2,
+        "deadLettered": 1,
+        "purged": 40,
+    }
+    assert queue_report(QueueSnapshot(STATS), ["a"], backlog_seconds=300).janitor is None

@@ -13,12 +13,14 @@ import kopf
 import pytest
 
 from botgateway.operator import conditions as cond
+from botgateway.operator.ports import QueueSnapshot
 from botgateway.operator.reconcile import Runtime, SyncResult, finalize, sync
 from botgateway.operator.settings import OperatorSettings
 from botgateway.operator.status import status_changes
 from botgateway.operator.testing import FakeBotApi, FakeKube, FakeQueue, RecordedEvents
 from botgateway.queue import (
     DatabaseUnavailable,
+    JanitorRound,
     QueueError,
     QueueStats,
     SchemaMissing,
@@ -113,7 +115,7 @@ class World:
 
     def pending(self, *, due: int, waiting: int = 0, oldest: float = 1.0) -> None:
         row = StatusCount("support", "pending", due + waiting, oldest if due else None, due)
-        self.queue.stats_by_dsn[DSN] = QueueStats((row,))
+        self.queue.snapshots[DSN] = QueueSnapshot(QueueStats((row,)))
 
 
 async def ready_world(**spec_overrides: Any) -> World:
@@ -360,6 +362,19 @@ async def test_healthy_and_backlog() -> None:
     world.pending(due=3, oldest=301)
     await world.sync(later=30)
     assert world.reason("QueueHealthy") == ("False", "Backlog")
+
+
+async def test_the_last_janitor_round_is_in_status_and_changes_it_only_when_new() -> None:
+    world = World()
+    await world.sync()
+    assert "janitor" not in world.status
+    round_ = JanitorRound("once", "support-janitor-1", T0, 0.8, 1, 0, 12)
+    world.queue.snapshots[DSN] = QueueSnapshot(QueueStats(()), (round_,))
+    await world.sync(later=30)
+    assert world.status["janitor"]["runner"] == "once"
+    assert world.status["janitor"]["purged"] == 12
+    await world.sync(later=30)
+    assert "janitor" not in world.last_changes
 
 
 # -- scaling -----------------------------------------------------------------------------------

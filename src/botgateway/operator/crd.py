@@ -315,6 +315,22 @@ def _status_schema() -> Schema:
                     },
                 },
             },
+            "janitor": {
+                "type": "object",
+                "description": "The last janitor round recorded in the gateway's database "
+                "(the CronJob's or a gateway's in-process loop; it covers every bot of the "
+                "database).",
+                "x-kubernetes-preserve-unknown-fields": True,
+                "properties": {
+                    "lastRoundTime": _str("When the round finished."),
+                    "runner": _str("once (`janitor --once`, the CronJob) or loop (in-process)."),
+                    "host": _str("The host (pod) that ran it."),
+                    "durationSeconds": {"type": "number", "description": "How long it took."},
+                    "recovered": _int("Stuck jobs taken back to pending."),
+                    "deadLettered": _int("Stuck jobs with no attempts left, made dead."),
+                    "purged": _int("Done jobs past retention deleted."),
+                },
+            },
             "webhooks": {
                 "type": "array",
                 "description": "Each bot's webhook: slug, url, registered, Telegram's "

@@ -6,11 +6,12 @@ cluster, a database or Telegram.
 """
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import kopf
 
-from botgateway.queue import QueueStats, Store
+from botgateway.queue import JanitorRound, QueueStats, Store
 
 from .webhooks import DesiredWebhook, WebhookInfo
 
@@ -35,8 +36,14 @@ class WebhookApi(Protocol):
     async def close(self) -> None: ...
 
 
+@dataclass(frozen=True)
+class QueueSnapshot:
+    stats: QueueStats
+    janitor_rounds: tuple[JanitorRound, ...] = ()
+
+
 class QueueReader(Protocol):
-    async def stats(self, dsn: str) -> QueueStats: ...
+    async def read(self, dsn: str) -> QueueSnapshot: ...
 
 
 class Events(Protocol):
@@ -57,9 +64,9 @@ class StoreQueue:
     def __init__(self, connect_timeout: float) -> None:
         self._timeout = connect_timeout
 
-    async def stats(self, dsn: str) -> QueueStats:
+    async def read(self, dsn: str) -> QueueSnapshot:
         store = await Store.connect(dsn, min_size=1, max_size=1, connect_timeout=self._timeout)
         try:
-            return await store.stats()
+            return QueueSnapshot(await store.stats(), tuple(await store.last_janitor_rounds()))
         finally:
             await store.close()

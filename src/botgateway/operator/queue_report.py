@@ -10,10 +10,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from botgateway.queue import QueueStats
+from botgateway.queue import JanitorRound
 
 from . import conditions as cond
 from .conditions import Condition
+from .ports import QueueSnapshot
 
 
 @dataclass(frozen=True)
@@ -22,9 +23,13 @@ class QueueReport:
     fields: dict[str, Any] = field(default_factory=dict)
     due: int | None = None
     """None when the queue could not be read: no scaling decision is taken on no data."""
+    janitor: dict[str, Any] | None = None
 
 
-def queue_report(stats: QueueStats, slugs: Sequence[str], backlog_seconds: int) -> QueueReport:
+def queue_report(
+    snapshot: QueueSnapshot, slugs: Sequence[str], backlog_seconds: int
+) -> QueueReport:
+    stats = snapshot.stats
     pending = sum(stats.count("pending", s) for s in slugs)
     due = sum(stats.due(s) for s in slugs)
     running = sum(stats.count("running", s) for s in slugs)
@@ -43,7 +48,24 @@ def queue_report(stats: QueueStats, slugs: Sequence[str], backlog_seconds: int) 
         condition = Condition.false(cond.QUEUE_HEALTHY, "Backlog", message)
     else:
         condition = Condition.true(cond.QUEUE_HEALTHY, "Healthy", summary)
-    return QueueReport(condition, fields, due)
+    return QueueReport(condition, fields, due, janitor_status(snapshot.janitor_rounds))
+
+
+def janitor_status(rounds: Sequence[JanitorRound]) -> dict[str, Any] | None:
+    """The database's last janitor round, whoever ran it (rounds cover the whole database, not
+    only this gateway's bots); None before the first."""
+    if not rounds:
+        return None
+    last = max(rounds, key=lambda r: r.finished_at)
+    return {
+        "lastRoundTime": cond.timestamp(last.finished_at),
+        "runner": last.runner,
+        "host": last.host,
+        "durationSeconds": round(last.duration_seconds, 3),
+        "recovered": last.recovered,
+        "deadLettered": last.dead_lettered,
+        "purged": last.purged,
+    }
 
 
 def not_migrated(error: str) -> QueueReport:

@@ -134,6 +134,7 @@ async def sync(
             report = await _observe_queue(rt, spec, values[secret_key(spec.database)])
             # Unreadable queue: no numbers rather than stale ones (None deletes the field).
             extra["queue"] = report.fields or None
+            extra["janitor"] = report.janitor
             updates.append(report.condition)
             if report.due is not None:
                 decision = decide_replicas(
@@ -302,14 +303,14 @@ def _available(deployment: Mapping[str, Any]) -> Condition:
 async def _observe_queue(rt: Runtime, spec: BotGatewaySpec, dsn: str) -> QueueReport:
     """Queue depth of this gateway's bots; a missing schema is "not migrated yet", not a fault."""
     try:
-        stats = await rt.queue.stats(dsn)
+        snapshot = await rt.queue.read(dsn)
     except DatabaseUnavailable as exc:
         return unreadable("DatabaseUnavailable", str(exc))
     except SchemaMissing as exc:
         return not_migrated(str(exc))
     except QueueError as exc:
         return unreadable("QueryFailed", str(exc))
-    return queue_report(stats, [b.slug for b in spec.bots], spec.queue_backlog_seconds)
+    return queue_report(snapshot, [b.slug for b in spec.bots], spec.queue_backlog_seconds)
 
 
 async def finalize(rt: Runtime, body: kopf.Body) -> list[str]:

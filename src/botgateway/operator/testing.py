@@ -15,6 +15,7 @@ from botgateway.queue import QueueError, QueueStats
 from botgateway.telegram import TelegramError
 
 from .errors import KubeError
+from .ports import QueueSnapshot
 from .webhooks import DesiredWebhook, WebhookInfo
 
 Key = tuple[str, str, str]  # kind, namespace, name
@@ -123,18 +124,18 @@ class FakeBotApi:
 
 
 class FakeQueue:
-    """Queue stats per database URL; `error` is raised instead when set."""
+    """What each database URL holds; `error` is raised instead when set."""
 
     def __init__(self) -> None:
-        self.stats_by_dsn: dict[str, QueueStats] = {}
+        self.snapshots: dict[str, QueueSnapshot] = {}
         self.error: QueueError | None = None
         self.reads = 0
 
-    async def stats(self, dsn: str) -> QueueStats:
+    async def read(self, dsn: str) -> QueueSnapshot:
         self.reads += 1
         if self.error is not None:
             raise self.error
-        return self.stats_by_dsn.get(dsn, QueueStats(()))
+        return self.snapshots.get(dsn, QueueSnapshot(QueueStats(())))
 
 
 @dataclass

@@ -82,6 +82,20 @@ class StatusCount:
 
 
 @dataclass(frozen=True)
+class JanitorRound:
+    """A janitor round as recorded in the database: what the gateways' /metrics and the
+    BotGateway status show, whichever process ran it."""
+
+    runner: str
+    host: str
+    finished_at: datetime
+    duration_seconds: float
+    recovered: int
+    dead_lettered: int
+    purged: int
+
+
+@dataclass(frozen=True)
 class QueueStats:
     rows: tuple[StatusCount, ...]
 
