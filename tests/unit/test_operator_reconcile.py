@@ -375,6 +375,9 @@ async def test_the_last_janitor_round_is_in_status_and_changes_it_only_when_new(
     assert world.status["janitor"]["purged"] == 12
     await world.sync(later=30)
     assert "janitor" not in world.last_changes
+    world.queue.error = DatabaseUnavailable("connecting: refused")
+    await world.sync(later=30)
+    assert world.status["janitor"]["purged"] == 12  # what happened stays known
 
 
 # -- scaling -----------------------------------------------------------------------------------

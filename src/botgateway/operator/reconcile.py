@@ -134,9 +134,10 @@ async def sync(
             report = await _observe_queue(rt, spec, values[secret_key(spec.database)])
             # Unreadable queue: no numbers rather than stale ones (None deletes the field).
             extra["queue"] = report.fields or None
-            extra["janitor"] = report.janitor
             updates.append(report.condition)
             if report.due is not None:
+                # The last janitor round stays true while the database cannot be read.
+                extra["janitor"] = report.janitor
                 decision = decide_replicas(
                     report.due, spec.scaling, current=mem.replicas, history=mem.history, now=now
                 )
