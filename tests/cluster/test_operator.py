@@ -270,19 +270,24 @@ READY_POD_STATUS = json.dumps(
 )
 
 
-def gateway_pods_ready(cp: ControlPlane, name: str, namespace: str = NS) -> None:
-    """Stand in for the kubelet this control plane has not: report the gateway's pods Running
-    and Ready, so its Deployment becomes available (the operator registers webhooks and says
-    Ready only then). Without a controller-manager there are no pods: the Deployment's status
-    says so directly."""
+def gateway_pods_ready(cp: ControlPlane, name: str | None, namespace: str = NS) -> None:
+    """Stand in for the kubelet this control plane has not: report the pods of gateway `name`
+    (None: of every gateway in the namespace) Running and Ready, so its Deployment becomes
+    available (the operator registers webhooks and says Ready only then). Without a
+    controller-manager there are no pods: the Deployment's status says so directly."""
+    selector = "app.kubernetes.io/component=gateway"
+    if name is not None:
+        selector += f",app.kubernetes.io/instance={name}"
     if not cp.has_controller_manager:
         available = {"status": {"replicas": 1, "readyReplicas": 1, "availableReplicas": 1}}
-        cp.kubectl(
-            "patch", "deployment", name, "-n", namespace, "--subresource=status",
-            "--type=merge", "-p", json.dumps(available), check=False,
-        )  # fmt: skip
+        for deployment in cp.kubectl_json("get", "deployments", "-n", namespace, "-l", selector)[
+            "items"
+        ]:
+            cp.kubectl(
+                "patch", "deployment", deployment["metadata"]["name"], "-n", namespace,
+                "--subresource=status", "--type=merge", "-p", json.dumps(available), check=False,
+            )  # fmt: skip
         return
-    selector = f"app.kubernetes.io/instance={name},app.kubernetes.io/component=gateway"
     pods = cp.kubectl_json("get", "pods", "-n", namespace, "-l", selector)["items"]
     for pod in pods:
         conditions = (pod.get("status") or {}).get("conditions") or []
