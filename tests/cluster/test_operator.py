@@ -19,7 +19,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -599,6 +599,48 @@ def test_missing_secret_is_a_condition_then_recovers(
     create_bot_secret(cp, "delta-main", tok, None)
     wait_ready(cp, name)
     assert len(fake_api.calls("setWebhook", tok)) == 1
+
+
+@pytest.mark.usefixtures("diagnose")
+def test_a_database_not_yet_migrated_is_not_migrated_then_healthy(
+    deployed: ControlPlane, operator: OperatorProcess, postgres: TestPostgres
+) -> None:
+    """A fresh install before the migrate init container ran: expected, not QueryFailed."""
+    cp = deployed
+    name = "fresh"
+    url = asyncio.run(postgres.create_database(migrated=False))
+    try:
+        database = f"--from-literal=DATABASE_URL={url}"
+        cp.kubectl("create", "secret", "generic", "fresh-db", "-n", NS, database)
+        create_bot_secret(cp, "fresh-main", token(name, "main"), None)
+        manifest = gateway(name, [bot("main", "fresh-main", own_secret=False)])
+        manifest["spec"]["database"] = {"secretRef": {"name": "fresh-db"}}
+        cp.apply(manifest)
+
+        def queue_reason(reason: str) -> Callable[[], dict[str, Any] | None]:
+            def probe() -> dict[str, Any] | None:
+                obj = get(cp, "botgateway", name)
+                queue = condition(obj, "QueueHealthy") if obj else {}
+                return queue if queue.get("reason") == reason else None
+
+            return probe
+
+        queue = wait_until(queue_reason("NotMigrated"), timeout=30, message="NotMigrated")
+        assert queue["status"] == "Unknown"
+        assert "gateway_jobs" in queue["message"]
+
+        async def migrate() -> None:  # what the gateway pod's init container does
+            store = await Store.connect(url, max_size=1)
+            try:
+                await store.migrate()
+            finally:
+                await store.close()
+
+        asyncio.run(migrate())
+        wait_until(queue_reason("Healthy"), timeout=30, message="QueueHealthy once migrated")
+        cp.kubectl("delete", "botgateway", name, "-n", NS, "--timeout=60s")
+    finally:
+        asyncio.run(postgres.drop_database(url))
 
 
 @pytest.mark.usefixtures("diagnose")
