@@ -24,6 +24,7 @@ from tests.cluster.test_operator import (
     deployed,
     fake_api,
     gateway_db,
+    gateway_pods_ready,
 )
 from tests.support.cluster import ControlPlane, wait_until
 from tests.support.fake_telegram_api import FakeTelegramApi
@@ -102,6 +103,7 @@ def test_reconcile_50_botgateways(
         cp.apply(_gateways(run))
 
         def all_ready() -> bool:
+            gateway_pods_ready(cp, None)
             items = cp.kubectl_json("get", "botgateways", "-n", NS)["items"]
             ready = {
                 o["metadata"]["name"]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.cluster.test_operator import OperatorProcess, condition
+from tests.cluster.test_operator import OperatorProcess, condition, gateway_pods_ready
 from tests.support.cluster import ControlPlane, wait_until
 from tests.support.fake_telegram_api import FakeTelegramApi
 
@@ -125,7 +125,10 @@ def test_operator_deployment_and_extras_render(helm: Path) -> None:
         "BotGatewayDeadJobsRising",
         "BotGatewayOldestPendingTooOld",
         "BotGatewayJanitorFailing",
+        "BotGatewayJanitorRoundsMissing",
     }
+    (missing,) = [r for r in rules if r["alert"] == "BotGatewayJanitorRoundsMissing"]
+    assert "botgateway_janitor_last_round_timestamp_seconds) > 1800" in missing["expr"]
     assert ("ServiceMonitor", "bgw-botgateway-gateways") in docs
     assert ("StatefulSet", "bgw-botgateway-postgresql") in docs
     assert any(kind == "NetworkPolicy" for kind, _ in docs)
@@ -196,6 +199,7 @@ def test_operator_runs_with_the_charts_service_account(
         try:
 
             def ready() -> dict[str, Any] | None:
+                gateway_pods_ready(cp, "from-values", NAMESPACE)
                 obj: dict[str, Any] = cp.kubectl_json(
                     "get", "botgateway", "from-values", "-n", NAMESPACE
                 )

@@ -19,7 +19,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,9 @@ import asyncpg
 import pytest
 import yaml
 
-from botgateway.queue import NewJob, Store
+from botgateway.contract.janitor import JanitorResult
+from botgateway.janitor import run_once
+from botgateway.queue import QueueSettings, Store
 from tests.support.cluster import (
     ControlPlane,
     _die_with_parent,
@@ -81,6 +83,8 @@ class OperatorProcess:
             "TELEGRAM_API_BASE": self.telegram,
             "BOTGATEWAY_OPERATOR_INTERVAL": INTERVAL,
             "BOTGATEWAY_RETRY_DELAY": "1s",
+            # Every timer round checks the webhook: the tests use those calls as their clock.
+            "BOTGATEWAY_WEBHOOK_CHECK_INTERVAL": "100ms",
             "BOTGATEWAY_IMAGE": "botgateway:test",
             "LOG_LEVEL": "INFO",
             "LOG_FORMAT": "json",  # as deploy/operator.yaml runs it
@@ -261,11 +265,45 @@ def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
     return {}
 
 
+READY_POD_STATUS = json.dumps(
+    {"status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}}
+)
+
+
+def gateway_pods_ready(cp: ControlPlane, name: str | None, namespace: str = NS) -> None:
+    """Stand in for the kubelet this control plane has not: report the pods of gateway `name`
+    (None: of every gateway in the namespace) Running and Ready, so its Deployment becomes
+    available (the operator registers webhooks and says Ready only then). Without a
+    controller-manager there are no pods: the Deployment's status says so directly."""
+    selector = "app.kubernetes.io/component=gateway"
+    if name is not None:
+        selector += f",app.kubernetes.io/instance={name}"
+    if not cp.has_controller_manager:
+        available = {"status": {"replicas": 1, "readyReplicas": 1, "availableReplicas": 1}}
+        for deployment in cp.kubectl_json("get", "deployments", "-n", namespace, "-l", selector)[
+            "items"
+        ]:
+            cp.kubectl(
+                "patch", "deployment", deployment["metadata"]["name"], "-n", namespace,
+                "--subresource=status", "--type=merge", "-p", json.dumps(available), check=False,
+            )  # fmt: skip
+        return
+    pods = cp.kubectl_json("get", "pods", "-n", namespace, "-l", selector)["items"]
+    for pod in pods:
+        conditions = (pod.get("status") or {}).get("conditions") or []
+        if not any(c["type"] == "Ready" and c["status"] == "True" for c in conditions):
+            cp.kubectl(
+                "patch", "pod", pod["metadata"]["name"], "-n", namespace,
+                "--subresource=status", "--type=merge", "-p", READY_POD_STATUS, check=False,
+            )  # fmt: skip
+
+
 def wait_ready(cp: ControlPlane, name: str, timeout: float = 60) -> dict[str, Any]:
     last: dict[str, Any] = {}
 
     def ready() -> dict[str, Any] | None:
         nonlocal last
+        gateway_pods_ready(cp, name)
         obj = get(cp, "botgateway", name)
         if obj is None:
             return None
@@ -342,6 +380,15 @@ def test_botgateway_becomes_owned_children_and_ready(
             ],
         )
     )
+
+    def waiting_for_pods() -> dict[str, Any] | None:
+        obj = get(cp, "botgateway", name)
+        waiting = obj is not None and condition(obj, "Ready").get("reason") == "GatewayUnavailable"
+        return obj if waiting else None
+
+    early = wait_until(waiting_for_pods, timeout=30, message="Ready=False GatewayUnavailable")
+    assert condition(early, "WebhookRegistered")["reason"] == "WaitingForGateway"
+    assert fake_api.calls("setWebhook", support) == []  # nobody could answer Telegram yet
 
     obj = wait_ready(cp, name)
     uid = obj["metadata"]["uid"]
@@ -555,6 +602,48 @@ def test_missing_secret_is_a_condition_then_recovers(
 
 
 @pytest.mark.usefixtures("diagnose")
+def test_a_database_not_yet_migrated_is_not_migrated_then_healthy(
+    deployed: ControlPlane, operator: OperatorProcess, postgres: TestPostgres
+) -> None:
+    """A fresh install before the migrate init container ran: expected, not QueryFailed."""
+    cp = deployed
+    name = "fresh"
+    url = asyncio.run(postgres.create_database(migrated=False))
+    try:
+        database = f"--from-literal=DATABASE_URL={url}"
+        cp.kubectl("create", "secret", "generic", "fresh-db", "-n", NS, database)
+        create_bot_secret(cp, "fresh-main", token(name, "main"), None)
+        manifest = gateway(name, [bot("main", "fresh-main", own_secret=False)])
+        manifest["spec"]["database"] = {"secretRef": {"name": "fresh-db"}}
+        cp.apply(manifest)
+
+        def queue_reason(reason: str) -> Callable[[], dict[str, Any] | None]:
+            def probe() -> dict[str, Any] | None:
+                obj = get(cp, "botgateway", name)
+                queue = condition(obj, "QueueHealthy") if obj else {}
+                return queue if queue.get("reason") == reason else None
+
+            return probe
+
+        queue = wait_until(queue_reason("NotMigrated"), timeout=30, message="NotMigrated")
+        assert queue["status"] == "Unknown"
+        assert "gateway_jobs" in queue["message"]
+
+        async def migrate() -> None:  # what the gateway pod's init container does
+            store = await Store.connect(url, max_size=1)
+            try:
+                await store.migrate()
+            finally:
+                await store.close()
+
+        asyncio.run(migrate())
+        wait_until(queue_reason("Healthy"), timeout=30, message="QueueHealthy once migrated")
+        cp.kubectl("delete", "botgateway", name, "-n", NS, "--timeout=60s")
+    finally:
+        asyncio.run(postgres.drop_database(url))
+
+
+@pytest.mark.usefixtures("diagnose")
 def test_bot_api_failure_is_a_condition_then_recovers(
     deployed: ControlPlane, fake_api: FakeTelegramApi, operator: OperatorProcess
 ) -> None:
@@ -565,6 +654,7 @@ def test_bot_api_failure_is_a_condition_then_recovers(
         tok, _ = one_bot_gateway(cp, name)
 
         def not_registered() -> dict[str, Any] | None:
+            gateway_pods_ready(cp, name)
             obj = get(cp, "botgateway", name)
             hook = condition(obj, "WebhookRegistered") if obj else {}
             return obj if hook.get("reason") == "TelegramError" else None
@@ -631,31 +721,43 @@ def test_queue_depth_scales_up_at_once_and_down_after_the_window(
 
     assert replicas() == 1
 
-    async def enqueue() -> None:
-        store = await Store.connect(gateway_db, max_size=2)
-        try:
-            await store.enqueue_many(
-                [NewJob(slug, "forward", i, json.dumps({"update_id": i})) for i in range(500)]
-            )
-        finally:
-            await store.close()
-
-    asyncio.run(enqueue())
-    wait_until(lambda: replicas() == 5, timeout=30, message="5 replicas for 500 pending jobs")
-    obj = get(cp, "botgateway", name)
-    assert obj is not None
-    assert obj["status"]["queue"]["pending"] == 500
-    assert obj["status"]["replicas"] == 5
-    assert condition(obj, "QueueHealthy")["status"] == "True"
-
-    async def drain() -> None:
+    async def execute(sql: str) -> None:
         conn = await asyncpg.connect(gateway_db)
         try:
-            await conn.execute("DELETE FROM gateway_jobs WHERE bot_slug = $1", slug)
+            await conn.execute(sql, slug)
         finally:
             await conn.close()
 
-    asyncio.run(drain())
+    def queue() -> dict[str, Any]:
+        obj = get(cp, "botgateway", name)
+        assert obj is not None
+        value: dict[str, Any] = (obj.get("status") or {}).get("queue") or {}
+        return value
+
+    # Jobs waiting out a retry back-off are no work for more pods.
+    asyncio.run(
+        execute(
+            "INSERT INTO gateway_jobs (bot_slug, handler_type, update_id, payload, next_retry_at) "
+            "SELECT $1, 'forward', i, jsonb_build_object('update_id', i), "
+            "now() + interval '1 hour' FROM generate_series(1, 500) AS i"
+        )
+    )
+    wait_until(
+        lambda: queue().get("pending") == 500 and queue().get("due") == 0,
+        timeout=30,
+        message="500 pending jobs, none due, in status",
+    )
+    assert replicas() == 1  # applied in the same pass that wrote that status
+
+    asyncio.run(execute("UPDATE gateway_jobs SET next_retry_at = now() WHERE bot_slug = $1"))
+    wait_until(lambda: replicas() == 5, timeout=30, message="5 replicas for 500 due jobs")
+    obj = get(cp, "botgateway", name)
+    assert obj is not None
+    assert obj["status"]["queue"]["due"] == 500
+    assert obj["status"]["replicas"] == 5
+    assert condition(obj, "QueueHealthy")["status"] == "True"
+
+    asyncio.run(execute("DELETE FROM gateway_jobs WHERE bot_slug = $1"))
     emptied = time.monotonic()
     wait_until(lambda: replicas() == 1, timeout=60, message="scale-down to 1 replica")
     held = time.monotonic() - emptied
@@ -663,6 +765,38 @@ def test_queue_depth_scales_up_at_once_and_down_after_the_window(
     obj = get(cp, "botgateway", name)
     assert obj is not None
     assert obj["status"]["queue"]["pending"] == 0
+
+
+@pytest.mark.usefixtures("diagnose")
+def test_the_last_janitor_round_shows_in_status(
+    deployed: ControlPlane, operator: OperatorProcess, gateway_db: str
+) -> None:
+    """What a CronJob pod did, seen in `kubectl get bgw -o yaml` (rounds are recorded in the
+    database the gateway uses)."""
+    cp = deployed
+    name = "janitored"
+    one_bot_gateway(cp, name)
+    wait_ready(cp, name)
+
+    async def janitor_once() -> JanitorResult:
+        store = await Store.connect(gateway_db, max_size=2)
+        try:
+            return await run_once(store, QueueSettings(database_url=gateway_db))
+        finally:
+            await store.close()
+
+    result = asyncio.run(janitor_once())
+    assert result.ran
+
+    def janitor_status() -> dict[str, Any] | None:
+        obj = get(cp, "botgateway", name)
+        value: dict[str, Any] | None = ((obj or {}).get("status") or {}).get("janitor")
+        return value if value and value.get("durationSeconds") == round(result.seconds, 3) else None
+
+    seen = wait_until(janitor_status, timeout=30, message="status.janitor to show the round")
+    assert seen["runner"] == "once"
+    assert (seen["recovered"], seen["deadLettered"]) == (0, 0)
+    assert seen["lastRoundTime"].endswith("Z")
 
 
 @pytest.mark.usefixtures("diagnose")
@@ -723,11 +857,12 @@ def test_operator_killed_mid_reconcile_converges(
         cp.apply(
             gateway(name, [bot(s, f"theta-{s}", own_secret=False) for s in slugs]),
         )
-        wait_until(
-            lambda: len([s for s in slugs if fake_api.calls("setWebhook", tokens[s])]) >= 2,
-            timeout=30,
-            message="the reconcile to be under way",
-        )
+
+        def under_way() -> bool:
+            gateway_pods_ready(cp, name)
+            return len([s for s in slugs if fake_api.calls("setWebhook", tokens[s])]) >= 2
+
+        wait_until(under_way, timeout=30, message="the reconcile to be under way")
         operator.kill()
         partial = [s for s in slugs if fake_api.calls("setWebhook", tokens[s])]
         assert len(partial) < len(slugs), "the reconcile finished before the kill"

@@ -5,6 +5,7 @@ import contextlib
 import itertools
 import json
 import os
+import socket
 import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -12,8 +13,19 @@ from typing import Any
 
 import pytest
 
+from botgateway.contract.janitor import RUNNER_LOOP, RUNNER_ONCE
 from botgateway.janitor import run_once
-from botgateway.queue import Job, NewJob, Outcome, QueueSettings, Store, Succeeded, Worker
+from botgateway.queue import (
+    JANITOR_LOCK,
+    Job,
+    NewJob,
+    Outcome,
+    QueueSettings,
+    Store,
+    Succeeded,
+    Worker,
+)
+from botgateway.queue.migrations import load_migrations
 from botgateway.queue.store import StuckBatch
 from tests.support.rows import Rows
 from tests.support.waiting import eventually
@@ -200,3 +212,62 @@ async def test_loop_runs_at_start_then_every_interval_until_stopped(store: Store
     assert first_at < 0.15, "the first round runs at start, not after one interval"
     assert all(g >= 0.19 for g in gaps)
     assert all(r.ran for _, r in results)
+
+
+async def test_each_round_that_ran_is_recorded_with_its_runner_and_counts(
+    store: Store, rows: Rows
+) -> None:
+    """A CronJob's pod cannot be scraped: its rounds are read back from the database."""
+    assert await store.last_janitor_rounds() == []
+    await enqueue(store, 1)
+    await store.claim("crashed-pod", 1, SHORT_LEASE)
+    await eventually(lambda: lease_expired(rows), what="the lease to expire")
+
+    once = await run_once(store, settings_for(store))
+    await run_once(store, settings_for(store), runner=RUNNER_LOOP)
+    rounds = {r.runner: r for r in await store.last_janitor_rounds()}
+    assert set(rounds) == {RUNNER_ONCE, RUNNER_LOOP}
+    first = rounds[RUNNER_ONCE]
+    assert (first.recovered, first.dead_lettered, first.purged) == (1, 0, 0)
+    assert first.host == socket.gethostname()
+    assert first.duration_seconds == pytest.approx(once.seconds)
+    assert rounds[RUNNER_LOOP].recovered == 0
+
+    await run_once(store, settings_for(store))
+    latest = {r.runner: r for r in await store.last_janitor_rounds()}[RUNNER_ONCE]
+    assert latest.finished_at > first.finished_at
+    assert latest.recovered == 0
+    assert await rows.value("SELECT count(*) FROM gateway_janitor_rounds") == 3
+
+
+async def test_old_rounds_are_trimmed_as_new_ones_are_recorded(store: Store, rows: Rows) -> None:
+    await run_once(store, settings_for(store))
+    await rows.execute("UPDATE gateway_janitor_rounds SET finished_at = now() - interval '31 days'")
+    await run_once(store, settings_for(store))
+    assert await rows.value("SELECT count(*) FROM gateway_janitor_rounds") == 1
+
+
+async def test_a_skipped_round_records_nothing(store: Store, rows: Rows) -> None:
+    async with store.advisory_lock(JANITOR_LOCK) as held:
+        assert held
+        assert not (await run_once(store, settings_for(store))).ran
+    assert await rows.value("SELECT count(*) FROM gateway_janitor_rounds") == 0
+
+
+async def test_a_database_without_the_rounds_table_loses_only_the_record(
+    store: Store, rows: Rows
+) -> None:
+    """Migrated by an older release: the round still does its work, readers see no rounds."""
+    await rows.execute("DROP TABLE gateway_janitor_rounds")
+    await enqueue(store, 1)
+    await store.claim("crashed-pod", 1, SHORT_LEASE)
+    await eventually(lambda: lease_expired(rows), what="the lease to expire")
+    assert (await run_once(store, settings_for(store))).recovered == 1
+    assert await store.last_janitor_rounds() == []
+
+
+async def test_the_rounds_migration_can_run_again(store: Store, rows: Rows) -> None:
+    [migration] = [m for m in load_migrations() if m.name == "janitor_rounds"]
+    await run_once(store, settings_for(store))
+    await rows.execute(migration.sql)
+    assert await rows.value("SELECT count(*) FROM gateway_janitor_rounds") == 1

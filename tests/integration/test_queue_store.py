@@ -6,7 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from botgateway.queue import NewJob, Store
+from botgateway.queue import NewJob, SchemaMissing, Store
+from tests.support.postgres import TestPostgres
 from tests.support.rows import Rows
 
 pytestmark = pytest.mark.integration
@@ -198,3 +199,30 @@ async def test_stats_count_each_status_and_the_oldest_due_age(store: Store, rows
         "UPDATE gateway_jobs SET next_retry_at = now() - interval '1 hour' WHERE status = 'pending'"
     )
     assert 3500 < (await store.stats()).oldest_pending_seconds("support") < 3700
+
+
+async def test_stats_count_due_jobs_apart_from_those_waiting_out_a_backoff(
+    store: Store, rows: Rows
+) -> None:
+    await store.enqueue_many([update(i) for i in range(1, 6)])
+    await rows.execute(
+        "UPDATE gateway_jobs SET next_retry_at = now() + interval '10 minutes' WHERE update_id > 2"
+    )
+    stats = await store.stats()
+    assert stats.count("pending", "support") == 5
+    assert stats.due("support") == 2
+    assert stats.due("other") == 0
+
+
+async def test_an_unmigrated_database_is_schema_missing(postgres: TestPostgres) -> None:
+    """A fresh install before `botgateway migrate`: told apart from other query failures."""
+    url = await postgres.create_database(migrated=False)
+    try:
+        store = await Store.connect(url, max_size=1)
+        try:
+            with pytest.raises(SchemaMissing, match="gateway_jobs"):
+                await store.stats()
+        finally:
+            await store.close()
+    finally:
+        await postgres.drop_database(url)

@@ -3,11 +3,14 @@
 import asyncio
 import json
 import socket
+import time
 from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
 
+from botgateway.janitor import run_once
+from botgateway.queue import QueueSettings, Store
 from botgateway.service.runner import RunningService
 from tests.support.service import (
     SECRET,
@@ -231,6 +234,32 @@ async def test_metrics_are_prometheus_text(
     assert "botgateway_database_up 1.0" in text
     assert "botgateway_job_duration_seconds" in text
     assert "botgateway_janitor_runs_total" in text
+
+
+async def test_metrics_show_the_last_cronjob_janitor_round_from_the_database(
+    service: RunningService, http: aiohttp.ClientSession, database_url: str
+) -> None:
+    """`janitor --once` runs in a CronJob's pod that nobody scrapes; every gateway shows it."""
+    store = await Store.connect(database_url, max_size=2)
+    try:
+        result = await run_once(store, QueueSettings(database_url=database_url))
+    finally:
+        await store.close()
+    async with http.get(f"{service.url}/metrics") as response:
+        text = await response.text()
+    samples = {
+        line.split(" ")[0]: float(line.split(" ")[1])
+        for line in text.splitlines()
+        if line.startswith("botgateway_janitor_last_round")
+    }
+    stamp = samples['botgateway_janitor_last_round_timestamp_seconds{runner="once"}']
+    assert abs(stamp - time.time()) < 60
+    assert samples['botgateway_janitor_last_round_duration_seconds{runner="once"}'] == (
+        pytest.approx(result.seconds)
+    )
+    for action in ("recovered", "dead_lettered", "purged"):
+        name = f'botgateway_janitor_last_round_jobs{{action="{action}",runner="once"}}'
+        assert samples[name] == 0
 
 
 async def test_concurrent_requests_are_group_committed(

@@ -1,9 +1,17 @@
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from botgateway.operator.spec import parse_spec
-from botgateway.operator.webhooks import WebhookInfo, desired_webhook, webhook_drift
+from botgateway.operator.webhooks import (
+    WebhookInfo,
+    check_due,
+    check_period,
+    desired_webhook,
+    staggered_last_check,
+    webhook_drift,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -111,3 +119,36 @@ def test_webhook_info_from_the_bot_api() -> None:
     assert info.pending_update_count == 3
     assert info.allowed_updates is None
     assert info.last_error_message == "Connection refused"
+
+
+def test_each_bot_checks_on_its_own_period_within_a_quarter_of_the_interval() -> None:
+    interval = timedelta(minutes=10)
+    periods = {check_period(f"bot-{i}", interval) for i in range(200)}
+    assert all(timedelta(minutes=7.5) <= p < timedelta(minutes=12.5) for p in periods)
+    assert len(periods) > 150  # spread out, not one shared tick
+    assert check_period("bot-1", interval) == check_period("bot-1", interval)
+
+
+def test_a_webhook_is_checked_at_once_unless_registered_and_recently_checked() -> None:
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    interval = timedelta(minutes=10)
+    period = check_period("support", interval)
+
+    def due(last: datetime | None, registered: bool = True) -> bool:
+        return check_due(
+            "support", last_checked=last, registered=registered, now=now, interval=interval
+        )
+
+    assert due(None)
+    assert due(now, registered=False)
+    assert not due(now - period + timedelta(seconds=1))
+    assert due(now - period)
+
+
+def test_after_a_restart_first_checks_spread_over_one_period() -> None:
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    interval = timedelta(minutes=10)
+    lasts = [staggered_last_check(f"bot-{i}", now, interval) for i in range(200)]
+    assert all(now - check_period(f"bot-{i}", interval) < t <= now for i, t in enumerate(lasts))
+    first_due = sorted(t + check_period(f"bot-{i}", interval) for i, t in enumerate(lasts))
+    assert first_due[100] - first_due[0] > timedelta(minutes=2)  # not all on the next pass

@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 import pytest
 
 from botgateway.contract.janitor import JanitorResult
-from botgateway.queue import Failed, Job, QueueStats, StatusCount, Succeeded
+from botgateway.queue import Failed, JanitorRound, Job, QueueStats, StatusCount, Succeeded
 from botgateway.service.metrics import Metrics
 
 pytestmark = pytest.mark.unit
@@ -60,3 +60,29 @@ def test_two_instances_do_not_share_a_registry() -> None:
     a, b = Metrics(), Metrics()
     a.request("x", 200)
     assert 'bot="x"' not in b.render().decode()
+
+
+def test_the_last_janitor_round_of_each_runner_is_a_gauge() -> None:
+    metrics = Metrics()
+    at = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    metrics.queue_read(QueueStats(()), [])
+    assert "botgateway_janitor_last_round" not in metrics.render().decode()
+    metrics.queue_read(
+        QueueStats(()),
+        [
+            JanitorRound("loop", "gw-1", at, 0.25, 0, 0, 10),
+            JanitorRound("once", "gw-janitor-x", at, 1.5, 2, 1, 300),
+        ],
+    )
+    lines = set(metrics.render().decode().splitlines())
+    assert {
+        'botgateway_janitor_last_round_timestamp_seconds{runner="once"} 1.79604e+09',
+        'botgateway_janitor_last_round_duration_seconds{runner="once"} 1.5',
+        'botgateway_janitor_last_round_jobs{action="recovered",runner="once"} 2.0',
+        'botgateway_janitor_last_round_jobs{action="dead_lettered",runner="once"} 1.0',
+        'botgateway_janitor_last_round_jobs{action="purged",runner="loop"} 10.0',
+    } <= lines
+    metrics.queue_read(None)  # the database went away: the last rounds read stay
+    assert 'botgateway_janitor_last_round_duration_seconds{runner="loop"} 0.25' in (
+        metrics.render().decode()
+    )

@@ -126,7 +126,15 @@ BOTGATEWAY_OPERATOR_INTERVAL = EnvVar(
     duration(positive=True),
     "30s",
     "How often each BotGateway is re-synced: Secrets, children, queue depth and scaling, "
-    "`getWebhookInfo`.",
+    "webhooks that are due for a check.",
+    frozenset({"operator"}),
+)
+BOTGATEWAY_WEBHOOK_CHECK_INTERVAL = EnvVar(
+    "BOTGATEWAY_WEBHOOK_CHECK_INTERVAL",
+    duration(positive=True),
+    "10m",
+    "How often each bot's webhook is checked with `getWebhookInfo` (each bot on its own period "
+    "within ±25% of this, so checks spread out); a spec or Secret change is registered at once.",
     frozenset({"operator"}),
 )
 BOTGATEWAY_RETRY_DELAY = EnvVar(
@@ -166,6 +174,7 @@ CATALOGUE: tuple[EnvVar[Any], ...] = (
     BOTGATEWAY_NAMESPACES,
     BOTGATEWAY_IMAGE,
     BOTGATEWAY_OPERATOR_INTERVAL,
+    BOTGATEWAY_WEBHOOK_CHECK_INTERVAL,
     BOTGATEWAY_RETRY_DELAY,
     BOTGATEWAY_LIVENESS,
     BOTGATEWAY_COUNT_REQUESTS,

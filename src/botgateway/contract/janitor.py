@@ -2,6 +2,11 @@
 
 from dataclasses import dataclass
 
+RUNNER_ONCE = "once"
+"""`botgateway janitor --once`: the CronJob's runs (or one by hand)."""
+RUNNER_LOOP = "loop"
+"""The in-process loop of `serve`/`dev` (and `botgateway janitor` without --once)."""
+
 
 @dataclass(frozen=True)
 class JanitorResult:
@@ -16,6 +21,8 @@ class JanitorResult:
     held any row lock (each batch is its own transaction)."""
     purge_seconds: float = 0.0
     """The whole purge, pauses included."""
+    seconds: float = 0.0
+    """The whole round, recovery and purge."""
 
     def summary(self) -> str:
         if not self.ran:

@@ -5,7 +5,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from botgateway.contract.janitor import JanitorResult
+from botgateway.contract.janitor import RUNNER_LOOP, JanitorResult
 from botgateway.queue import QueueError, QueueSettings, Store
 
 from .maintenance import run_once
@@ -24,7 +24,7 @@ async def run_loop(
     interval = settings.janitor_interval.total_seconds()
     while not stop.is_set():
         try:
-            result = await run_once(store, settings)
+            result = await run_once(store, settings, runner=RUNNER_LOOP)
         except QueueError as exc:
             log.warning("janitor round failed", extra={"error": str(exc)})
         else:
@@ -47,6 +47,7 @@ def _fields(result: JanitorResult) -> dict[str, int | float | bool]:
         "purge_batches": result.purge_batches,
         "purge_longest_batch_ms": round(result.purge_longest_batch_s * 1000, 1),
         "purge_seconds": round(result.purge_seconds, 3),
+        "seconds": round(result.seconds, 3),
         "recovered": result.recovered,
         "dead_lettered": result.dead_lettered,
     }

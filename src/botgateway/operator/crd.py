@@ -199,7 +199,8 @@ def _spec_schema() -> Schema:
                     "minReplicas": _int("Lower bound (automatic scaling).", minimum=1, maximum=100),
                     "maxReplicas": _int("Upper bound (automatic scaling).", minimum=1, maximum=100),
                     "pendingJobsPerReplica": _int(
-                        "Target pending jobs per replica.",
+                        "Target due jobs (pending and not waiting out a retry back-off) "
+                        "per replica.",
                         default=Scaling.pending_jobs_per_replica,
                         minimum=1,
                     ),
@@ -304,13 +305,30 @@ def _status_schema() -> Schema:
                 "description": "Queue depth of this gateway's bots.",
                 "x-kubernetes-preserve-unknown-fields": True,
                 "properties": {
-                    "pending": _int("Pending jobs."),
+                    "pending": _int("Pending jobs, due or waiting out a retry back-off."),
+                    "due": _int("Pending jobs due now: the work that scaling follows."),
                     "running": _int("Running jobs."),
                     "dead": _int("Dead jobs (failed every attempt)."),
                     "oldestPendingSeconds": {
                         "type": "number",
                         "description": "Age of the oldest due pending job.",
                     },
+                },
+            },
+            "janitor": {
+                "type": "object",
+                "description": "The last janitor round recorded in the gateway's database "
+                "(the CronJob's or a gateway's in-process loop; it covers every bot of the "
+                "database).",
+                "x-kubernetes-preserve-unknown-fields": True,
+                "properties": {
+                    "lastRoundTime": _str("When the round finished."),
+                    "runner": _str("once (`janitor --once`, the CronJob) or loop (in-process)."),
+                    "host": _str("The host (pod) that ran it."),
+                    "durationSeconds": {"type": "number", "description": "How long it took."},
+                    "recovered": _int("Stuck jobs taken back to pending."),
+                    "deadLettered": _int("Stuck jobs with no attempts left, made dead."),
+                    "purged": _int("Done jobs past retention deleted."),
                 },
             },
             "webhooks": {
@@ -397,6 +415,7 @@ def crd() -> dict[str, Any]:
                         },
                         {"name": "Replicas", "type": "integer", "jsonPath": ".status.replicas"},
                         {"name": "Pending", "type": "integer", "jsonPath": ".status.queue.pending"},
+                        {"name": "Due", "type": "integer", "jsonPath": ".status.queue.due"},
                         {
                             "name": "Reason",
                             "type": "string",

@@ -8,9 +8,11 @@ from typing import Any
 import kopf
 
 from .kube import Kube
+from .ports import StoreQueue
 from .reconcile import Runtime, SyncResult, finalize, sync
 from .settings import OperatorSettings
 from .spec import GROUP, PLURAL, VERSION
+from .status import status_changes
 from .telegram import BotApi
 
 log = logging.getLogger(__name__)
@@ -25,8 +27,8 @@ def _runtime(memo: kopf.Memo) -> Runtime:
     return runtime
 
 
-def _write(patch: kopf.Patch, outcome: SyncResult) -> None:
-    for key, value in outcome.status.items():
+def _write(patch: kopf.Patch, body: kopf.Body, outcome: SyncResult) -> None:
+    for key, value in status_changes(body.get("status") or {}, outcome.status).items():
         patch.status[key] = value
 
 
@@ -61,14 +63,16 @@ def build_registry(
             operator_settings,
             Kube.from_env(count_requests=count_requests),
             BotApi(operator_settings.telegram_api_base),
+            StoreQueue(operator_settings.database_timeout_seconds),
         )
 
     @kopf.on.cleanup(registry=registry)
     async def close(memo: kopf.Memo, **_: Any) -> None:
         runtime = memo.get("runtime")
         if isinstance(runtime, Runtime):
-            if runtime.kube.counter is not None:
-                log.info("kubernetes api requests: %d", runtime.kube.counter.count)
+            counter = getattr(runtime.kube, "counter", None)
+            if counter is not None:
+                log.info("kubernetes api requests: %d", counter.count)
             await runtime.close()
 
     @kopf.on.login(registry=registry)
@@ -85,7 +89,7 @@ def build_registry(
     @kopf.on.update(*resource, registry=registry)
     async def reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
         outcome = await sync(_runtime(memo), body, observe=False)
-        _write(patch, outcome)
+        _write(patch, body, outcome)
         if outcome.permanent:
             raise kopf.PermanentError(outcome.permanent)
         if outcome.retry:
@@ -100,7 +104,7 @@ def build_registry(
     async def observe(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
         """Queue depth, scaling, webhook drift and Secret changes, every interval."""
         outcome = await sync(_runtime(memo), body, observe=True)
-        _write(patch, outcome)
+        _write(patch, body, outcome)
         if outcome.retry:
             log.info("%s/%s: %s", body.meta.namespace, body.meta.name, outcome.retry)
 

@@ -142,9 +142,6 @@ class Kube:
             out.setdefault(k, v)
         return out
 
-    async def secret_value(self, namespace: str, name: str, key: str) -> str:
-        return secret_entry(await self.read_secret(namespace, name), namespace, name, key)
-
 
 def secret_entry(data: Mapping[str, str] | None, namespace: str, name: str, key: str) -> str:
     """`key` of a Secret's data as `read_secret` returns it; `MissingSecret` says what is absent."""

@@ -5,29 +5,29 @@ Every decision is taken by the pure modules (spec, builders, scaling, webhooks, 
 this module does the I/O around them and is driven by the kopf handlers in `handlers.py`.
 """
 
-import asyncio
 import logging
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import kopf
 
-from botgateway.queue import DatabaseUnavailable, QueueError, Store
-from botgateway.telegram import TelegramError
+from botgateway.queue import DatabaseUnavailable, QueueError, SchemaMissing
 
 from . import conditions as cond
 from .builders import ChildInputs, Manifest, Names, build_children, referenced_secrets, secret_key
 from .conditions import Condition, merge_conditions
 from .errors import KubeError, MissingSecret, SpecError
-from .kube import Kube, secret_entry
-from .scaling import Recommendation, decide_replicas
+from .kube import secret_entry
+from .memory import Memory
+from .ports import Events, KopfEvents, KubeApi, QueueReader, WebhookApi
+from .queue_report import QueueReport, not_migrated, queue_report, unreadable
+from .scaling import ScalingDecision, decide_replicas
 from .settings import OperatorSettings
 from .spec import BotGatewaySpec, parse_spec, validate_webhook_secret
-from .telegram import BotApi
-from .webhooks import desired_webhook, webhook_drift
+from .webhook_sync import REGISTRATION_DISABLED, delete_webhooks, sync_webhooks, webhook_secrets
 
 log = logging.getLogger(__name__)
 
@@ -39,46 +39,22 @@ _OPTIONAL = (
 )
 
 
-@dataclass
-class Memory:
-    """What the operator remembers about one BotGateway between passes (seeded from status, so
-    a restarted operator neither re-registers webhooks nor forgets its scaling window)."""
-
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    registered: dict[str, str] = field(default_factory=dict)
-    tokens: dict[str, str] = field(default_factory=dict)
-    history: tuple[Recommendation, ...] = ()
-    replicas: int | None = None
-    absent: set[str] = field(default_factory=set)
-    deleting: bool = False
-
-    @classmethod
-    def from_status(cls, status: Mapping[str, Any]) -> "Memory":
-        mem = cls()
-        for hook in status.get("webhooks") or ():
-            if isinstance(hook, Mapping) and hook.get("registeredDigest"):
-                mem.registered[str(hook["slug"])] = str(hook["registeredDigest"])
-        scaling = status.get("scaling") or {}
-        history: list[Recommendation] = []
-        for rec in scaling.get("recommendations") or ():
-            try:
-                at = datetime.fromisoformat(str(rec["time"]).replace("Z", "+00:00"))
-                history.append(Recommendation(at, int(rec["replicas"])))
-            except (KeyError, TypeError, ValueError):
-                continue
-        mem.history = tuple(history)
-        if isinstance(status.get("replicas"), int):
-            mem.replicas = status["replicas"]
-        return mem
-
-
 class Runtime:
-    """The operator's shared state: settings, API clients, per-object memory."""
+    """The operator's shared state: settings, its edges (real or fake), per-object memory."""
 
-    def __init__(self, settings: OperatorSettings, kube: Kube, bot_api: BotApi) -> None:
+    def __init__(
+        self,
+        settings: OperatorSettings,
+        kube: KubeApi,
+        bot_api: WebhookApi,
+        queue: QueueReader,
+        events: Events | None = None,
+    ) -> None:
         self.settings = settings
         self.kube = kube
         self.bot_api = bot_api
+        self.queue = queue
+        self.events: Events = events or KopfEvents()
         self._memories: dict[str, Memory] = {}
 
     def memory(self, uid: str, status: Mapping[str, Any]) -> Memory:
@@ -155,24 +131,19 @@ async def sync(
         updates: list[Condition] = []
         replicas = _remembered_replicas(spec, mem)
         if observe:
-            queue_fields, queue_condition, pending = await _observe_queue(rt, spec, values)
+            report = await _observe_queue(rt, spec, values[secret_key(spec.database)])
             # Unreadable queue: no numbers rather than stale ones (None deletes the field).
-            extra["queue"] = queue_fields or None
-            updates.append(queue_condition)
-            if pending is not None:
+            extra["queue"] = report.fields or None
+            updates.append(report.condition)
+            if report.due is not None:
+                # The last janitor round stays true while the database cannot be read.
+                extra["janitor"] = report.janitor
                 decision = decide_replicas(
-                    pending, spec.scaling, current=mem.replicas, history=mem.history, now=now
+                    report.due, spec.scaling, current=mem.replicas, history=mem.history, now=now
                 )
                 mem.history = decision.history
                 replicas = decision.replicas
-                extra["scaling"] = {
-                    "recommended": decision.recommended,
-                    "reason": decision.reason,
-                    "recommendations": [
-                        {"time": cond.timestamp(r.at), "replicas": r.replicas}
-                        for r in decision.history
-                    ],
-                }
+                extra["scaling"] = _scaling_status(decision)
         elif cond.find(existing, cond.QUEUE_HEALTHY) is None:
             updates.append(
                 Condition.unknown(cond.QUEUE_HEALTHY, "NotYetObserved", "queue not read yet")
@@ -190,7 +161,7 @@ async def sync(
             updates.append(Condition.false(cond.READY, "ApplyFailed", str(exc)))
             return outcome(updates, extra, retry=str(exc))
         if mem.replicas is not None and mem.replicas != replicas:
-            kopf.info(
+            rt.events.info(
                 body,
                 reason="Scaled",
                 message=f"replicas {mem.replicas} -> {replicas}: "
@@ -200,26 +171,62 @@ async def sync(
         extra["replicas"] = replicas
         updates.append(_available(deployment))
 
-        hooks, hook_condition, failures = await _sync_webhooks(
-            rt, body, spec, mem, values, generated
+        applied = f"{children} children applied at generation {generation}"
+        if not _answering(deployment):
+            # Telegram would post to an address nobody answers yet (and back off): register
+            # once a gateway pod is available, and only then say Ready.
+            message = f"{applied}; no gateway pod is available yet, webhooks wait for one"
+            if spec.webhook.register and cond.find(existing, cond.WEBHOOK_REGISTERED) is None:
+                updates.append(
+                    Condition.unknown(cond.WEBHOOK_REGISTERED, "WaitingForGateway", message)
+                )
+            updates.append(Condition.false(cond.READY, "GatewayUnavailable", message))
+            return outcome(updates, extra, retry="waiting for an available gateway pod")
+        if not spec.webhook.register:
+            updates.append(REGISTRATION_DISABLED)
+            updates.append(Condition.true(cond.READY, "Reconciled", f"{applied}; no webhooks"))
+            return outcome(updates, {**extra, "webhooks": []})
+
+        hooks = await sync_webhooks(
+            rt.bot_api,
+            rt.events,
+            body,
+            spec,
+            mem,
+            webhook_secrets(spec, values, generated),
+            now=now,
+            interval=timedelta(seconds=rt.settings.webhook_check_seconds),
         )
-        updates.append(hook_condition)
-        extra["webhooks"] = hooks
-        if failures:
-            message = f"{children} children applied; webhook registration failed: {failures}"
+        updates.append(hooks.condition)
+        extra["webhooks"] = hooks.entries
+        if hooks.failures:
+            failures = "; ".join(hooks.failures)
+            message = f"{applied}; webhook registration failed: {failures}"
             updates.append(Condition.false(cond.READY, "WebhookNotRegistered", message))
             return outcome(updates, extra, retry=failures)
-        registered = (
-            f"{len(spec.bots)} webhook(s) registered" if spec.webhook.register else "no webhooks"
-        )
-        updates.append(
-            Condition.true(
-                cond.READY,
-                "Reconciled",
-                f"{children} children applied at generation {generation}; {registered}",
-            )
-        )
+        message = f"{applied}; {len(spec.bots)} webhook(s) registered"
+        updates.append(Condition.true(cond.READY, "Reconciled", message))
         return outcome(updates, extra)
+
+
+def _scaling_status(decision: ScalingDecision) -> dict[str, Any]:
+    """Only the recommendations that hold a scale-down are kept: the last one is always "now",
+    and writing it would change status on every pass."""
+    return {
+        "recommended": decision.recommended,
+        "reason": decision.reason,
+        "recommendations": [
+            {"time": cond.timestamp(r.at), "replicas": r.replicas}
+            for r in decision.history
+            if r.replicas > decision.recommended
+        ],
+    }
+
+
+def _answering(deployment: Mapping[str, Any]) -> bool:
+    """At least one gateway pod is available (ready for minReadySeconds) to answer Telegram."""
+    available = (deployment.get("status") or {}).get("availableReplicas") or 0
+    return isinstance(available, int) and available > 0
 
 
 def _remembered_replicas(spec: BotGatewaySpec, mem: Memory) -> int:
@@ -229,7 +236,9 @@ def _remembered_replicas(spec: BotGatewaySpec, mem: Memory) -> int:
     return scaling.clamp(mem.replicas if mem.replicas is not None else scaling.min_replicas)
 
 
-async def _read_secrets(kube: Kube, spec: BotGatewaySpec) -> tuple[dict[str, str], dict[str, str]]:
+async def _read_secrets(
+    kube: KubeApi, spec: BotGatewaySpec
+) -> tuple[dict[str, str], dict[str, str]]:
     """Every referenced Secret value, and the generated webhook secrets (kept once made)."""
     values: dict[str, str] = {}
     read: dict[str, dict[str, str] | None] = {}  # each Secret once per pass
@@ -254,7 +263,7 @@ async def _read_secrets(kube: Kube, spec: BotGatewaySpec) -> tuple[dict[str, str
 
 
 async def _apply_children(
-    kube: Kube, owner: kopf.Body, spec: BotGatewaySpec, inputs: ChildInputs, mem: Memory
+    kube: KubeApi, owner: kopf.Body, spec: BotGatewaySpec, inputs: ChildInputs, mem: Memory
 ) -> tuple[Mapping[str, Any], int]:
     """Apply every child (owned by the BotGateway); delete optional ones no longer wanted
     (once: `mem.absent` remembers what is known to be gone)."""
@@ -292,140 +301,17 @@ def _available(deployment: Mapping[str, Any]) -> Condition:
     )
 
 
-async def _observe_queue(
-    rt: Runtime, spec: BotGatewaySpec, values: Mapping[str, str]
-) -> tuple[dict[str, Any], Condition, int | None]:
-    """Queue depth of this gateway's bots; the condition says whether the queue is healthy."""
-    dsn = values[secret_key(spec.database)]
+async def _observe_queue(rt: Runtime, spec: BotGatewaySpec, dsn: str) -> QueueReport:
+    """Queue depth of this gateway's bots; a missing schema is "not migrated yet", not a fault."""
     try:
-        store = await Store.connect(
-            dsn, min_size=1, max_size=1, connect_timeout=rt.settings.database_timeout_seconds
-        )
+        snapshot = await rt.queue.read(dsn)
     except DatabaseUnavailable as exc:
-        return {}, Condition.false(cond.QUEUE_HEALTHY, "DatabaseUnavailable", str(exc)), None
+        return unreadable("DatabaseUnavailable", str(exc))
+    except SchemaMissing as exc:
+        return not_migrated(str(exc))
     except QueueError as exc:
-        return {}, Condition.false(cond.QUEUE_HEALTHY, "DatabaseError", str(exc)), None
-    try:
-        stats = await store.stats()
-    except DatabaseUnavailable as exc:
-        return {}, Condition.false(cond.QUEUE_HEALTHY, "DatabaseUnavailable", str(exc)), None
-    except QueueError as exc:
-        message = f"{exc} (has `botgateway migrate` run? the gateway pods run it at start)"
-        return {}, Condition.false(cond.QUEUE_HEALTHY, "QueryFailed", message), None
-    finally:
-        await store.close()
-    slugs = [b.slug for b in spec.bots]
-    pending = sum(stats.count("pending", s) for s in slugs)
-    running = sum(stats.count("running", s) for s in slugs)
-    dead = sum(stats.count("dead", s) for s in slugs)
-    oldest = max((stats.oldest_pending_seconds(s) for s in slugs), default=0.0)
-    fields = {
-        "pending": pending,
-        "running": running,
-        "dead": dead,
-        "oldestPendingSeconds": int(oldest),
-    }
-    summary = f"{pending} pending, {running} running, {dead} dead"
-    if oldest > spec.queue_backlog_seconds:
-        condition = Condition.false(
-            cond.QUEUE_HEALTHY,
-            "Backlog",
-            f"oldest pending job is {int(oldest)}s old (limit {spec.queue_backlog_seconds}s); "
-            + summary,
-        )
-    else:
-        condition = Condition.true(cond.QUEUE_HEALTHY, "Healthy", summary)
-    return fields, condition, pending
-
-
-async def _sync_webhooks(
-    rt: Runtime,
-    body: kopf.Body,
-    spec: BotGatewaySpec,
-    mem: Memory,
-    values: Mapping[str, str],
-    generated: Mapping[str, str],
-) -> tuple[list[dict[str, Any]], Condition, str]:
-    """getWebhookInfo for each bot; setWebhook only where it drifted."""
-    if not spec.webhook.register:
-        return (
-            [],
-            Condition.false(
-                cond.WEBHOOK_REGISTERED, "RegistrationDisabled", "spec.webhook.register is false"
-            ),
-            "",
-        )
-    await _forget_removed_bots(rt, body, spec, mem)
-    entries: list[dict[str, Any]] = []
-    failures: list[str] = []
-    changed: list[str] = []
-    for bot in spec.bots:
-        token = values[secret_key(bot.token)]
-        secret = (
-            values[secret_key(bot.webhook_secret)] if bot.webhook_secret else generated[bot.slug]
-        )
-        desired = desired_webhook(spec, bot.slug, secret)
-        if desired is None:
-            failures.append(f"bot {bot.slug}: no public URL (set ingress or webhook.publicBaseUrl)")
-            continue
-        entry: dict[str, Any] = {"slug": bot.slug, "url": desired.url}
-        try:
-            info = await rt.bot_api.get_webhook_info(token)
-            reasons = webhook_drift(
-                desired, info, token=token, registered_digest=mem.registered.get(bot.slug)
-            )
-            if reasons:
-                await rt.bot_api.set_webhook(token, desired)
-                mem.registered[bot.slug] = desired.digest(token)
-                changed.append(bot.slug)
-                kopf.info(
-                    body,
-                    reason="WebhookRegistered",
-                    message=f"bot {bot.slug}: setWebhook ({'; '.join(reasons)})",
-                )
-            entry["registered"] = True
-            entry["pendingUpdateCount"] = info.pending_update_count
-            if info.last_error_message:
-                entry["lastErrorMessage"] = info.last_error_message
-                entry["lastErrorDate"] = info.last_error_date
-        except TelegramError as exc:
-            failures.append(f"bot {bot.slug}: {exc}")
-            entry["registered"] = False
-            entry["error"] = str(exc)
-        if bot.slug in mem.registered:
-            entry["registeredDigest"] = mem.registered[bot.slug]
-        entries.append(entry)
-    if failures:
-        return (
-            entries,
-            Condition.false(cond.WEBHOOK_REGISTERED, "TelegramError", "; ".join(failures)),
-            "; ".join(failures),
-        )
-    message = f"{len(entries)} webhook(s) match the spec"
-    if changed:
-        message += f"; registered now: {', '.join(changed)}"
-    return entries, Condition.true(cond.WEBHOOK_REGISTERED, "Registered", message), ""
-
-
-async def _forget_removed_bots(
-    rt: Runtime, body: kopf.Body, spec: BotGatewaySpec, mem: Memory
-) -> None:
-    """A bot removed from the spec: delete its webhook if it still points here (best effort:
-    only while the operator remembers the token; Telegram would otherwise get 404s)."""
-    current = {b.slug for b in spec.bots}
-    for slug in [s for s in mem.registered if s not in current]:
-        token = mem.tokens.get(slug)
-        if token:
-            try:
-                info = await rt.bot_api.get_webhook_info(token)
-                if info.url and info.url == spec.webhook_url(slug):
-                    await rt.bot_api.delete_webhook(token)
-                    kopf.info(body, reason="WebhookDeleted", message=f"bot {slug}: removed")
-            except TelegramError as exc:
-                log.warning("bot %s was removed but its webhook stays: %s", slug, exc)
-                continue
-        mem.registered.pop(slug, None)
-        mem.tokens.pop(slug, None)
+        return unreadable("QueryFailed", str(exc))
+    return queue_report(snapshot, [b.slug for b in spec.bots], spec.queue_backlog_seconds)
 
 
 async def finalize(rt: Runtime, body: kopf.Body) -> list[str]:
@@ -444,31 +330,7 @@ async def finalize(rt: Runtime, body: kopf.Body) -> list[str]:
             return []
         if not spec.webhook.register:
             return []
-        return await _delete_webhooks(rt, spec, mem)
-
-
-async def _delete_webhooks(rt: Runtime, spec: BotGatewaySpec, mem: Memory) -> list[str]:
-    failures: list[str] = []
-    for bot in spec.bots:
-        try:
-            token = await rt.kube.secret_value(spec.namespace, bot.token.name, bot.token.key)
-        except (MissingSecret, KubeError) as exc:
-            token = mem.tokens.get(bot.slug, "")
-            if not token:
-                log.warning("bot %s: cannot delete its webhook: %s", bot.slug, exc)
-                continue
-        url = spec.webhook_url(bot.slug)
-        try:
-            info = await rt.bot_api.get_webhook_info(token)
-            if info.url and info.url != url:
-                log.info("bot %s: webhook now points elsewhere; left alone", bot.slug)
-                continue
-            if info.url:
-                await rt.bot_api.delete_webhook(token)
-                log.info("bot %s: webhook deleted", bot.slug)
-        except TelegramError as exc:
-            failures.append(f"bot {bot.slug}: {exc}")
-    return failures
+        return await delete_webhooks(rt.kube, rt.bot_api, spec, mem)
 
 
 __all__ = ["Manifest", "Memory", "Runtime", "SyncResult", "finalize", "sync"]

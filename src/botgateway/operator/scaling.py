@@ -1,4 +1,7 @@
-"""Desired replicas from queue depth: a pure decision of (pending jobs, policy, history, now).
+"""Desired replicas from queue depth: a pure decision of (due jobs, policy, history, now).
+
+Due jobs are pending jobs whose next_retry_at has come; those waiting out a back-off are left
+out, since no pod could work on them yet.
 
 Scaling up follows the queue at once; scaling down waits for the stabilisation window, like the
 HorizontalPodAutoscaler: the replicas applied are the highest recommendation made within the
@@ -27,15 +30,15 @@ class ScalingDecision:
     reason: str
 
 
-def recommended_replicas(pending: int, scaling: Scaling) -> int:
-    """ceil(pending / pendingJobsPerReplica), clamped to [minReplicas, maxReplicas]."""
+def recommended_replicas(due: int, scaling: Scaling) -> int:
+    """ceil(due / pendingJobsPerReplica), clamped to [minReplicas, maxReplicas]."""
     if scaling.replicas is not None:
         return scaling.replicas
-    return scaling.clamp(math.ceil(max(pending, 0) / scaling.pending_jobs_per_replica))
+    return scaling.clamp(math.ceil(max(due, 0) / scaling.pending_jobs_per_replica))
 
 
 def decide_replicas(
-    pending: int,
+    due: int,
     scaling: Scaling,
     *,
     current: int | None,
@@ -47,7 +50,7 @@ def decide_replicas(
     With no history (a new gateway, or an operator that lost its state) the current replica
     count counts as a recommendation made now, so a restart never scales down at once.
     """
-    recommended = recommended_replicas(pending, scaling)
+    recommended = recommended_replicas(due, scaling)
     if scaling.replicas is not None:
         return ScalingDecision(recommended, recommended, (), "fixed replicas")
     window = timedelta(seconds=scaling.scale_down_stabilization_seconds)
@@ -65,9 +68,9 @@ def decide_replicas(
     if replicas > recommended:
         held_until = pruned[0].at + window
         reason = (
-            f"{pending} pending jobs recommend {recommended}; holding {replicas} "
+            f"{due} due jobs recommend {recommended}; holding {replicas} "
             f"(scale-down stabilisation until {held_until.isoformat(timespec='seconds')})"
         )
     else:
-        reason = f"{pending} pending jobs / {scaling.pending_jobs_per_replica} per replica"
+        reason = f"{due} due jobs / {scaling.pending_jobs_per_replica} per replica"
     return ScalingDecision(replicas, recommended, tuple(pruned), reason)

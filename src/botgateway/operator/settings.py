@@ -8,6 +8,7 @@ from botgateway.contract.environment import (
     BOTGATEWAY_IMAGE,
     BOTGATEWAY_OPERATOR_INTERVAL,
     BOTGATEWAY_RETRY_DELAY,
+    BOTGATEWAY_WEBHOOK_CHECK_INTERVAL,
     TELEGRAM_API_BASE,
 )
 
@@ -21,6 +22,7 @@ class OperatorSettings:
     telegram_api_base: str = TELEGRAM_API_BASE.value
     interval_seconds: float = BOTGATEWAY_OPERATOR_INTERVAL.value.total_seconds()
     retry_delay_seconds: float = BOTGATEWAY_RETRY_DELAY.value.total_seconds()
+    webhook_check_seconds: float = BOTGATEWAY_WEBHOOK_CHECK_INTERVAL.value.total_seconds()
     database_timeout_seconds: float = 5.0
 
     @classmethod
@@ -30,4 +32,5 @@ class OperatorSettings:
             telegram_api_base=TELEGRAM_API_BASE.read(env),
             interval_seconds=BOTGATEWAY_OPERATOR_INTERVAL.read(env).total_seconds(),
             retry_delay_seconds=BOTGATEWAY_RETRY_DELAY.read(env).total_seconds(),
+            webhook_check_seconds=BOTGATEWAY_WEBHOOK_CHECK_INTERVAL.read(env).total_seconds(),
         )

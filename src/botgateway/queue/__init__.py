@@ -3,8 +3,8 @@
 service, janitor and operator build on this package; it imports none of them.
 """
 
-from .errors import DatabaseUnavailable, MigrationError, QueueError, SettingsError
-from .jobs import STATUSES, Job, JobSummary, NewJob, QueueStats, StatusCount
+from .errors import DatabaseUnavailable, MigrationError, QueueError, SchemaMissing, SettingsError
+from .jobs import STATUSES, JanitorRound, Job, JobSummary, NewJob, QueueStats, StatusCount
 from .settings import QueueSettings
 from .store import JANITOR_LOCK, Store, redact
 from .worker import Deferred, Failed, JobHandler, Outcome, Succeeded, Worker, WorkerConfig
@@ -15,6 +15,7 @@ __all__ = [
     "DatabaseUnavailable",
     "Deferred",
     "Failed",
+    "JanitorRound",
     "Job",
     "JobHandler",
     "JobSummary",
@@ -24,6 +25,7 @@ __all__ = [
     "QueueError",
     "QueueSettings",
     "QueueStats",
+    "SchemaMissing",
     "SettingsError",
     "StatusCount",
     "Store",

@@ -21,3 +21,7 @@ class DatabaseUnavailable(QueueError):
 
 class MigrationError(QueueError):
     """A migration file is malformed or failed to apply."""
+
+
+class SchemaMissing(QueueError):
+    """The queue's tables do not exist: `botgateway migrate` has not run on this database yet."""

@@ -77,6 +77,22 @@ class StatusCount:
     status: str
     jobs: int
     oldest_due_seconds: float | None
+    due: int = 0
+    """Pending jobs whose next_retry_at has come (0 for other statuses)."""
+
+
+@dataclass(frozen=True)
+class JanitorRound:
+    """A janitor round as recorded in the database: what the gateways' /metrics and the
+    BotGateway status show, whichever process ran it."""
+
+    runner: str
+    host: str
+    finished_at: datetime
+    duration_seconds: float
+    recovered: int
+    dead_lettered: int
+    purged: int
 
 
 @dataclass(frozen=True)
@@ -89,6 +105,10 @@ class QueueStats:
             for r in self.rows
             if r.status == status and (bot_slug is None or r.bot_slug == bot_slug)
         )
+
+    def due(self, bot_slug: str | None = None) -> int:
+        """Pending jobs a worker could take now (not those waiting out a back-off)."""
+        return sum(r.due for r in self.rows if bot_slug is None or r.bot_slug == bot_slug)
 
     def oldest_pending_seconds(self, bot_slug: str | None = None) -> float:
         ages = [

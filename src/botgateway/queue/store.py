@@ -12,8 +12,17 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
-from .errors import DatabaseUnavailable, QueueError
-from .jobs import Job, JobSummary, NewJob, QueueStats, Settlement, StatusCount, StuckJob
+from .errors import DatabaseUnavailable, QueueError, SchemaMissing
+from .jobs import (
+    JanitorRound,
+    Job,
+    JobSummary,
+    NewJob,
+    QueueStats,
+    Settlement,
+    StatusCount,
+    StuckJob,
+)
 from .migrations import Migration, load_migrations, pending_migrations
 from .queries import query
 
@@ -87,6 +96,10 @@ def _translated(action: str) -> Iterator[None]:
         yield
     except _UNAVAILABLE as exc:
         raise DatabaseUnavailable(f"{action}: database unavailable ({_describe(exc)})") from exc
+    except asyncpg.UndefinedTableError as exc:
+        raise SchemaMissing(
+            f"{action}: {_describe(exc)}; `botgateway migrate` has not run"
+        ) from exc
     except asyncpg.PostgresError as exc:
         raise QueueError(f"{action}: {_describe(exc)}") from exc
 
@@ -334,6 +347,37 @@ class Store:
                 query("purge_done_batch"), _seconds(older_than), limit
             )
         return int(status.rsplit(" ", 1)[1])
+
+    async def record_janitor_round(
+        self,
+        runner: str,
+        host: str,
+        *,
+        duration_seconds: float,
+        recovered: int,
+        dead_lettered: int,
+        purged: int,
+    ) -> None:
+        with _translated("recording the janitor round"):
+            await self._pool.execute(
+                query("record_janitor_round"),
+                runner,
+                host,
+                duration_seconds,
+                recovered,
+                dead_lettered,
+                purged,
+            )
+
+    async def last_janitor_rounds(self) -> list[JanitorRound]:
+        """The latest round of each runner; none on a database that an older release migrated
+        (no rounds table yet), so readers need no case of their own for it."""
+        try:
+            with _translated("reading janitor rounds"):
+                rows = await self._pool.fetch(query("last_janitor_rounds"))
+        except SchemaMissing:
+            return []
+        return [JanitorRound(**dict(r)) for r in rows]
 
     @contextlib.asynccontextmanager
     async def advisory_lock(self, key: int) -> AsyncIterator[bool]:

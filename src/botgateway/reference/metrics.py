@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 from botgateway.contract.janitor import JanitorResult
 from botgateway.queue import Succeeded
-from botgateway.queue.jobs import Job, QueueStats, StatusCount
+from botgateway.queue.jobs import JanitorRound, Job, QueueStats, StatusCount
 from botgateway.service.metrics import Metrics
 
 from .markdown import cell, code, table
@@ -28,7 +28,10 @@ def metric_docs() -> list[MetricDoc]:
     metrics.job_finished(job, Succeeded(), 0.01)
     metrics.ingest_batch.observe(1)
     metrics.janitor_round(JanitorResult(ran=True))
-    metrics.queue_read(QueueStats((StatusCount("bot", "pending", 1, 1.0),)))
+    metrics.queue_read(
+        QueueStats((StatusCount("bot", "pending", 1, 1.0),)),
+        [JanitorRound("once", "host", now, 0.5, 0, 0, 0)],
+    )
     docs = []
     for family in metrics.registry.collect():
         labels: list[str] = []

@@ -363,8 +363,13 @@ async def readyz(request: web.Request) -> web.Response:
 
 async def metrics_view(request: web.Request) -> web.Response:
     metrics = request.app[METRICS]
+    store = request.app[STORE]
     try:
-        metrics.queue_read(await asyncio.wait_for(request.app[STORE].stats(), timeout=5))
+        async with asyncio.timeout(5):
+            stats = await store.stats()
+            rounds = await store.last_janitor_rounds()
     except (QueueError, TimeoutError):
         metrics.queue_read(None)
+    else:
+        metrics.queue_read(stats, rounds)
     return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE})

@@ -10,7 +10,15 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from botgateway.contract.janitor import JanitorResult
-from botgateway.queue import STATUSES, Deferred, Job, Outcome, QueueStats, Succeeded
+from botgateway.queue import (
+    STATUSES,
+    Deferred,
+    JanitorRound,
+    Job,
+    Outcome,
+    QueueStats,
+    Succeeded,
+)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 UNKNOWN_BOT = "(unknown)"
@@ -20,6 +28,7 @@ UNKNOWN_BOT = "(unknown)"
 class _QueueCollector(Collector):
     def __init__(self) -> None:
         self.stats: QueueStats | None = None
+        self.rounds: list[JanitorRound] = []
         self.database_up = False
 
     def collect(self) -> Iterator[Metric]:
@@ -45,9 +54,41 @@ class _QueueCollector(Collector):
         )
         oldest.add_metric([], self.stats.oldest_pending_seconds())
         yield oldest
+        yield from _janitor_rounds(self.rounds)
 
     def describe(self) -> Iterator[Metric]:
         return iter(())
+
+
+def _janitor_rounds(rounds: list[JanitorRound]) -> Iterator[Metric]:
+    """The last recorded round of each runner, whichever process ran it (the CronJob's pods
+    cannot be scraped): every gateway pod reports the same values, so take the max."""
+    if not rounds:
+        return
+    last = GaugeMetricFamily(
+        "botgateway_janitor_last_round_timestamp_seconds",
+        "When the last janitor round of each runner (once: the CronJob; loop: a gateway's "
+        "in-process loop) finished, from the database.",
+        labels=["runner"],
+    )
+    duration = GaugeMetricFamily(
+        "botgateway_janitor_last_round_duration_seconds",
+        "How long the last janitor round of each runner took.",
+        labels=["runner"],
+    )
+    jobs = GaugeMetricFamily(
+        "botgateway_janitor_last_round_jobs",
+        "Jobs the last janitor round of each runner touched, by action (recovered, "
+        "dead_lettered, purged).",
+        labels=["runner", "action"],
+    )
+    for r in rounds:
+        last.add_metric([r.runner], r.finished_at.timestamp())
+        duration.add_metric([r.runner], r.duration_seconds)
+        jobs.add_metric([r.runner, "recovered"], float(r.recovered))
+        jobs.add_metric([r.runner, "dead_lettered"], float(r.dead_lettered))
+        jobs.add_metric([r.runner, "purged"], float(r.purged))
+    yield from (last, duration, jobs)
 
 
 class Metrics:
@@ -119,11 +160,16 @@ class Metrics:
         if counts.ran:
             self.janitor_purge_longest_batch.set(counts.purge_longest_batch_s)
 
-    def queue_read(self, stats: QueueStats | None) -> None:
-        """The latest queue snapshot, or None when the database could not be read."""
+    def queue_read(
+        self, stats: QueueStats | None, rounds: list[JanitorRound] | None = None
+    ) -> None:
+        """The latest queue snapshot and janitor rounds, or None when the database could not be
+        read (the last values read stay)."""
         self._queue.database_up = stats is not None
         if stats is not None:
             self._queue.stats = stats
+        if rounds is not None:
+            self._queue.rounds = rounds
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

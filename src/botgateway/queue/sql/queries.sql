@@ -148,8 +148,9 @@ WHERE id = ANY (ARRAY(
 
 -- name: stats
 -- Oldest pending age counts from when a job became due, so a job waiting out its backoff is
--- not a backlog.
+-- not a backlog; `due` (pending and due now) is the work a worker could take at once.
 SELECT bot_slug, status, count(*) AS jobs,
+       count(*) FILTER (WHERE status = 'pending' AND next_retry_at <= now())::int AS due,
        extract(epoch FROM now() - min(next_retry_at)
                FILTER (WHERE status = 'pending' AND next_retry_at <= now()))::float8
            AS oldest_due_seconds
@@ -200,3 +201,19 @@ INSERT INTO botgateway_schema_migrations (version, name) VALUES ($1, $2);
 
 -- name: ping
 SELECT 1;
+
+-- name: record_janitor_round
+-- One round's result; rounds older than 30 days go in the same statement, so the table stays
+-- small (a CronJob every minute: about 43,000 rows) without a job of its own.
+WITH trimmed AS (
+    DELETE FROM gateway_janitor_rounds WHERE finished_at < now() - interval '30 days'
+)
+INSERT INTO gateway_janitor_rounds (runner, host, duration_seconds, recovered, dead_lettered, purged)
+VALUES ($1, $2, $3, $4, $5, $6);
+
+-- name: last_janitor_rounds
+-- The latest round of each runner (through the (runner, finished_at) index).
+SELECT DISTINCT ON (runner)
+       runner, host, finished_at, duration_seconds, recovered, dead_lettered, purged
+FROM gateway_janitor_rounds
+ORDER BY runner, finished_at DESC;
