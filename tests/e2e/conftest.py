@@ -8,7 +8,7 @@ says what is missing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 
 import pytest
 
@@ -60,6 +60,26 @@ def e2e(
     try:
         yield env
     finally:
-        if request.session.testsfailed:
-            env.dump(f"{request.session.testsfailed} test(s) failed")
         env.down()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.when == "call" and report.failed:
+        item.stash[FAILED] = True
+    return report
+
+
+FAILED = pytest.StashKey[bool]()
+
+
+@pytest.fixture(autouse=True)
+def diagnostics_on_failure(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The cluster as the failed test left it: later tests (deletions, uninstalls) change it."""
+    yield
+    if request.node.stash.get(FAILED, False) and "e2e" in request.fixturenames:
+        env: KindEnvironment = request.getfixturevalue("e2e")
+        env.dump(f"{request.node.name} failed")

@@ -513,14 +513,22 @@ class KindEnvironment:
         items = self.kubectl_json("get", "pods", "-n", NAMESPACE, "-l", selector)["items"]
         return [p for p in items if not p["metadata"].get("deletionTimestamp")]
 
-    def janitor_logs(self) -> str:
-        selector = f"app.kubernetes.io/instance={GATEWAY},app.kubernetes.io/component=janitor"
-        result = self.kubectl(
-            "logs", "-n", NAMESPACE, "-l", selector, "--tail=-1", "--prefix",
-            "--max-log-requests=20",
-            check=False,
-        )  # fmt: skip
-        return result.stdout
+    def sql(self, statement: str) -> list[list[str]]:
+        """Rows of a query run by psql inside the PostgreSQL pod (unix socket, as its owner)."""
+        out = self.kubectl(
+            "exec", "-n", NAMESPACE, "postgres-0", "--", "psql", "-U", "botgateway",
+            "-d", "botgateway", "-tA", "-F", "\t", "-c", statement,
+        ).stdout  # fmt: skip
+        return [line.split("\t") for line in out.splitlines() if line]
+
+    def janitor_rounds_since(self, epoch_seconds: float) -> list[tuple[str, int]]:
+        """(runner, recovered) of each janitor round recorded since then (gateway_janitor_rounds:
+        `once` is the CronJob's `janitor --once`, `loop` a gateway's in-process janitor)."""
+        rows = self.sql(
+            "SELECT runner, recovered FROM gateway_janitor_rounds "
+            f"WHERE finished_at > to_timestamp({epoch_seconds:.3f}) ORDER BY finished_at"
+        )
+        return [(runner, int(recovered)) for runner, recovered in rows]
 
 
 @dataclass

@@ -5,6 +5,7 @@ serves through the Ingress, and uninstalls, reporting what was left behind."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -73,6 +74,14 @@ def labelled_leftovers(env: KindEnvironment, selector: str, namespaces: list[str
     return found
 
 
+def settled_leftovers(env: KindEnvironment, selector: str, namespaces: list[str]) -> list[str]:
+    """What is left once terminating pods had their grace period (up to 90 s)."""
+    deadline = time.monotonic() + 90
+    while (left := labelled_leftovers(env, selector, namespaces)) and time.monotonic() < deadline:
+        time.sleep(2)
+    return left
+
+
 @dataclass
 class ChartInstall:
     """`helm install` with tests/e2e/manifests/values.yaml, then `helm test`."""
@@ -98,7 +107,7 @@ class ChartInstall:
 
     def uninstall(self, env: KindEnvironment) -> list[str]:
         env.helm("uninstall", RELEASE, "-n", self.operator_namespace, "--wait", "--timeout", "3m")
-        return labelled_leftovers(
+        return settled_leftovers(
             env, f"app.kubernetes.io/instance={RELEASE}", [self.operator_namespace, NAMESPACE]
         )
 
@@ -119,7 +128,7 @@ class KustomizeInstall:
         env.kubectl(
             "delete", "-k", str(DEPLOY_OVERLAY), "--wait=true", "--timeout=180s", timeout=200
         )
-        left = labelled_leftovers(env, "app.kubernetes.io/part-of=botgateway", [])
+        left = settled_leftovers(env, "app.kubernetes.io/part-of=botgateway", [])
         for kind, name in (
             ("namespace", self.operator_namespace),
             ("crd", "botgateways.botgateway.dev"),
