@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import http.client
 import json
 import os
 import shutil
@@ -463,8 +464,9 @@ class KindEnvironment:
                 return int(response.status), body, dict(response.headers)
         except urllib.error.HTTPError as exc:
             return int(exc.code), exc.read().decode(errors="replace"), dict(exc.headers)
-        except (urllib.error.URLError, OSError) as exc:
-            return 0, str(exc), {}
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+            # No HTTP answer, or half of one (the node going down mid-answer).
+            return 0, f"{type(exc).__name__}: {exc}", {}
 
     def _proxy_path(self, service: str, path: str) -> str:
         return f"/api/v1/namespaces/{NAMESPACE}/services/{service}:http/proxy/{path.lstrip('/')}"

@@ -224,6 +224,8 @@ def assert_nothing_lost(sender: SteadySender, delivery: Delivery) -> None:
     """Every update the gateway accepted was delivered, and none was refused for good."""
     assert delivery.lost == 0, f"{delivery.lost} accepted updates never delivered"
     assert not sender.abandoned, f"{len(sender.abandoned)} updates never accepted"
+    unsettled = sender.ids - sender.accepted - sender.abandoned
+    assert not unsettled, f"{len(unsettled)} updates neither accepted nor given up"
 
 
 def report(
