@@ -251,6 +251,7 @@ class KindEnvironment:
     timings: dict[str, float] = field(default_factory=dict)
     # (namespace, Deployment) of the operator installed now, for diagnostics.
     operator: tuple[str, str] | None = None
+    _node_address: str = ""
 
     @property
     def kubeconfig(self) -> Path:
@@ -370,11 +371,13 @@ class KindEnvironment:
 
     @property
     def node_address(self) -> str:
-        """The node container's address on kind's Docker network (it can change on a restart)."""
-        out = self.docker(
-            "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", NODE
-        )
-        return out.split()[0]
+        """The node container's address on kind's Docker network (it can change on a restart;
+        while the container restarts it has none, and the last one known stands)."""
+        networks = "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}"
+        out = self.docker("inspect", "--format", networks, NODE, check=False)
+        if out.split():
+            self._node_address = out.split()[0]
+        return self._node_address
 
     @property
     def ingress_url(self) -> str:
