@@ -143,15 +143,24 @@ debian_mirror() {
 build_rootfs() {
     local image="$1" packages="$2" dir
     dir="$CACHE/work/rootfs-$(echo "$image" | tr '/:' '__')"
-    rm -rf "$dir"
+    as_root rm -rf "$dir"
     mkdir -p "$dir"
-    debootstrap --variant=minbase --include="$(echo "$packages" | tr -s ' \n' ',,')" \
+    as_root debootstrap --variant=minbase --include="$(echo "$packages" | tr -s ' \n' ',,')" \
         "$SUITE" "$dir" "$(debian_mirror)"
     # What a package manager leaves behind is not needed at run time.
-    rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/* "$dir"/usr/share/doc/* \
-        "$dir"/usr/share/man/* "$dir"/usr/share/locale/*
-    tar -C "$dir" -c . | docker import --change 'CMD ["/bin/bash"]' - "$image"
-    rm -rf "$dir"
+    as_root rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/* \
+        "$dir"/usr/share/doc/* "$dir"/usr/share/man/* "$dir"/usr/share/locale/*
+    as_root tar -C "$dir" -c . | docker import --change 'CMD ["/bin/bash"]' - "$image"
+    as_root rm -rf "$dir"
+}
+
+# debootstrap makes a root filesystem owned by root: sudo where we are not (CI runners).
+as_root() {
+    if [[ $(id -u) -eq 0 ]]; then
+        "$@"
+    else
+        sudo "$@"
+    fi
 }
 
 rootfs_step() {
