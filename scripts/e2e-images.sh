@@ -29,9 +29,13 @@ readonly CACHE
 readonly LOGS="$CACHE/logs"
 
 readonly SUITE=bookworm
-KUBE_VERSION="$(bash "$ROOT/scripts/cluster-tools.sh" --versions | awk '$1 == "kube-apiserver" {print $2}')"
-ETCD_VERSION="$(bash "$ROOT/scripts/cluster-tools.sh" --versions | awk '$1 == "etcd" {print $2}')"
-readonly KUBE_VERSION ETCD_VERSION
+# The cluster tier's pins (one Kubernetes version for every tier), read once.
+PINS="$(bash "$ROOT/scripts/cluster-tools.sh" --versions)"
+pin() { awk -v tool="$1" '$1 == tool {print $2}' <<<"$PINS"; }
+KUBE_VERSION="$(pin kube-apiserver)"
+ETCD_VERSION="$(pin etcd)"
+KIND_VERSION="$(pin kind)"
+readonly PINS KUBE_VERSION ETCD_VERSION KIND_VERSION
 # kind v0.30.0's pins (images/base/Dockerfile), except crictl: v1.33.0 is not served by the
 # module proxy, v1.34.0 is.
 readonly CONTAINERD_VERSION=v2.1.4
@@ -261,7 +265,7 @@ docker_build() {
 build_kind_base() {
     local ctx kind_dir containerd crictl
     ctx="$(context_for "$IMAGES/kind-base")"
-    kind_dir="$(cd /tmp && GOFLAGS=-mod=mod go mod download -json "sigs.k8s.io/kind@$(kind_version)" |
+    kind_dir="$(cd /tmp && GOFLAGS=-mod=mod go mod download -json "sigs.k8s.io/kind@$KIND_VERSION" |
         sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
     # kind's own files for its base image: systemd units, containerd config, the entrypoint.
     cp -r "$kind_dir/images/base/files" "$ctx/files"
@@ -273,8 +277,6 @@ build_kind_base() {
         "$crictl/crictl" "$ctx/bin/"
     docker_build "$ctx" "$KIND_BASE" --build-arg "ROOTFS=$ROOTFS_NODE"
 }
-
-kind_version() { bash "$ROOT/scripts/cluster-tools.sh" --versions | awk '$1 == "kind" {print $2}'; }
 
 tool_path() { echo "$ROOT/.cache/tools/$1"; }
 

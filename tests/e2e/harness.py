@@ -20,6 +20,7 @@ Also a command line for scripts/e2e.sh::
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import http.client
 import json
@@ -30,8 +31,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -248,7 +249,6 @@ class KindEnvironment:
     images: Images
     workdir: Path
     say: Callable[[str], None] = _say_to_stderr
-    timings: dict[str, float] = field(default_factory=dict)
     # (namespace, Deployment) of the operator installed now, for diagnostics.
     operator: tuple[str, str] | None = None
     _node_address: str = ""
@@ -366,8 +366,12 @@ class KindEnvironment:
         where = ["-n", namespace] if namespace else []
         self.kubectl("apply", *where, "-f", "-", input=yaml.safe_dump_all(documents))
 
-    def _timed(self, what: str) -> _Timer:
-        return _Timer(what, self.timings, self.say)
+    @contextlib.contextmanager
+    def _timed(self, what: str) -> Iterator[None]:
+        """Say how long a step of the environment took."""
+        start = time.monotonic()
+        yield
+        self.say(f"e2e: {what}: {time.monotonic() - start:.0f}s")
 
     @property
     def node_address(self) -> str:
@@ -534,24 +538,6 @@ class KindEnvironment:
             f"WHERE finished_at > to_timestamp({epoch_seconds:.3f}) ORDER BY finished_at"
         )
         return [(runner, int(recovered)) for runner, recovered in rows]
-
-
-@dataclass
-class _Timer:
-    """Records how long a step of the environment took (printed, and kept for the summary)."""
-
-    what: str
-    timings: dict[str, float]
-    say: Callable[[str], None]
-    _start: float = 0.0
-
-    def __enter__(self) -> None:
-        self._start = time.monotonic()
-
-    def __exit__(self, *exc: object) -> None:
-        elapsed = time.monotonic() - self._start
-        self.timings[self.what] = elapsed
-        self.say(f"e2e: {self.what}: {elapsed:.0f}s")
 
 
 def _main(argv: list[str]) -> int:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Protocol
 
 from tests.e2e.harness import (
     GATEWAY,
@@ -27,18 +26,6 @@ RELEASE = "bgw"
 CLUSTER_KINDS = (
     "clusterroles.rbac.authorization.k8s.io,clusterrolebindings.rbac.authorization.k8s.io"
 )
-
-
-class Install(Protocol):
-    name: str
-    operator_namespace: str
-    operator_deployment: str
-
-    def install(self, env: KindEnvironment) -> None: ...
-
-    def uninstall(self, env: KindEnvironment) -> list[str]:
-        """Remove the install; what is left of it that should not be (empty when clean)."""
-        ...
 
 
 def apply_gateway(env: KindEnvironment, secret: str) -> None:

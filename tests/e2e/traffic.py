@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.e2e.harness import KindEnvironment
+from tests.support.cluster import wait_until
 from tests.support.updates import UPDATES
 
 # How long one update is redelivered before the sender gives up on it (Telegram: ~24 h).
@@ -213,11 +214,12 @@ def under_load(
 def flowing(sender: SteadySender, more: int = 20) -> None:
     """Wait until `more` further updates are accepted: traffic is flowing now."""
     target = len(sender.accepted) + more
-    deadline = time.monotonic() + 300
-    while len(sender.accepted) < target:
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"{more} more updates not accepted in 300s: {sender.answers}")
-        time.sleep(0.5)
+    wait_until(
+        lambda: len(sender.accepted) >= target,
+        timeout=300,
+        interval=0.5,
+        message=lambda: f"{more} more updates accepted ({sender.answers})",
+    )
 
 
 def assert_nothing_lost(sender: SteadySender, delivery: Delivery) -> None:
