@@ -1,7 +1,6 @@
 """telegram-echo and the Bot API client against a local fake Bot API."""
 
 import itertools
-from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -20,14 +19,6 @@ from tests.support.service import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def telegram() -> AsyncIterator[FakeTelegram]:
-    fake = FakeTelegram()
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 async def test_echo_sends_the_same_text_back(database_url: str, telegram: FakeTelegram) -> None:

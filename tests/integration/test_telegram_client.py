@@ -18,26 +18,18 @@ TOKEN = "4242:TopSecret_token"
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    f = FakeTelegram()
-    await f.start()
-    yield f
-    await f.stop()
-
-
-@pytest.fixture
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as s:
         yield s
 
 
 async def test_send_message_returns_the_result(
-    fake: FakeTelegram, session: aiohttp.ClientSession
+    telegram: FakeTelegram, session: aiohttp.ClientSession
 ) -> None:
-    client = TelegramClient(session, fake.base_url, TOKEN)
+    client = TelegramClient(session, telegram.base_url, TOKEN)
     result = await client.send_message(5, "hi")
     assert result["text"] == "hi"
-    [call] = fake.calls
+    [call] = telegram.calls
     assert (call.token, call.method, call.params) == (
         TOKEN,
         "sendMessage",
@@ -46,10 +38,10 @@ async def test_send_message_returns_the_result(
 
 
 async def test_429_gives_retry_after_and_holds_the_chat(
-    fake: FakeTelegram, session: aiohttp.ClientSession
+    telegram: FakeTelegram, session: aiohttp.ClientSession
 ) -> None:
-    client = TelegramClient(session, fake.base_url, TOKEN)
-    fake.fail_next(429, retry_after=7)
+    client = TelegramClient(session, telegram.base_url, TOKEN)
+    telegram.fail_next(429, retry_after=7)
     with pytest.raises(TelegramError) as info:
         await client.send_message(5, "hi")
     outcome = job_outcome(info.value)
@@ -61,32 +53,34 @@ async def test_429_gives_retry_after_and_holds_the_chat(
         await client.send_message(5, "hi")
     assert again.value.retry_after is not None
     assert again.value.retry_after > 6
-    assert len(fake.calls) == 1
+    assert len(telegram.calls) == 1
 
 
 @pytest.mark.parametrize(
     ("code", "permanent"), [(400, True), (403, True), (500, False), (502, False)]
 )
 async def test_error_classes(
-    fake: FakeTelegram, session: aiohttp.ClientSession, code: int, permanent: bool
+    telegram: FakeTelegram, session: aiohttp.ClientSession, code: int, permanent: bool
 ) -> None:
-    client = TelegramClient(session, fake.base_url, TOKEN)
-    fake.fail_next(code, description=f"error {code}")
+    client = TelegramClient(session, telegram.base_url, TOKEN)
+    telegram.fail_next(code, description=f"error {code}")
     with pytest.raises(TelegramError) as info:
         await client.call("getMe")
     assert job_outcome(info.value).permanent is permanent
 
 
 async def test_flood_beyond_the_inline_wait_is_rescheduled_not_slept(
-    fake: FakeTelegram, session: aiohttp.ClientSession
+    telegram: FakeTelegram, session: aiohttp.ClientSession
 ) -> None:
-    client = TelegramClient(session, fake.base_url, TOKEN, limiter=SendLimiter(max_inline_wait=0))
+    client = TelegramClient(
+        session, telegram.base_url, TOKEN, limiter=SendLimiter(max_inline_wait=0)
+    )
     await client.send_message(9, "one")
     with pytest.raises(TelegramError) as info:
         await client.send_message(9, "two")
     assert info.value.retry_after is not None
     assert 0 < info.value.retry_after <= 1.0
-    assert len(fake.calls) == 1
+    assert len(telegram.calls) == 1
     # held back by our own limiter: the job waits without spending an attempt
     assert isinstance(job_outcome(info.value), Deferred)
 
