@@ -61,9 +61,11 @@ def test_apply_k_creates_everything_and_is_idempotent(deployed: ControlPlane) ->
     assert crd["spec"]["names"]["shortNames"] == ["bgw"]
 
 
-def test_examples_apply_and_the_gateway_is_admitted(deployed: ControlPlane) -> None:
+@pytest.mark.parametrize("example", ["examples", "kind"])
+def test_examples_apply_and_the_gateway_is_admitted(deployed: ControlPlane, example: str) -> None:
+    """deploy/examples/, and its kind overlay deploy/kind/ (docs/kubernetes/kind.md)."""
     cp = deployed
-    result = cp.kubectl("apply", "-k", str(ROOT / "deploy" / "examples"), "--dry-run=server")
+    result = cp.kubectl("apply", "-k", str(ROOT / "deploy" / example), "--dry-run=server")
     assert "botgateway.botgateway.dev/support created (server dry run)" in result.stdout
     assert "statefulset.apps/postgres created (server dry run)" in result.stdout
 

@@ -241,6 +241,40 @@ async def test_registration_disabled() -> None:
     assert world.api.calls == []
 
 
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"ingress": {"host": "bots.replace-me.invalid"}}, "spec.ingress.host"),
+        ({"webhook": {"publicBaseUrl": "https://gw.example/"}}, "spec.webhook.publicBaseUrl"),
+        ({"ingress": {"host": "localhost"}}, "spec.ingress.host"),
+    ],
+)
+async def test_a_placeholder_host_is_never_registered(
+    overrides: dict[str, Any], field: str
+) -> None:
+    """The examples' host: a real token pasted next to it must not move that bot's webhook."""
+    world = World(spec=spec(**overrides))
+    await world.sync()
+    assert world.reason("WebhookRegistered") == ("False", "PlaceholderHost")
+    assert world.reason("Ready") == ("False", "GatewayUnavailable")
+    world.available()
+    result = await world.sync(later=5)
+    assert world.reason("WebhookRegistered") == ("False", "PlaceholderHost")
+    assert world.reason("Ready") == ("False", "WebhookNotRegistered")
+    message = world.condition("WebhookRegistered")["message"]
+    assert f"set {field} to your public host name" in message
+    assert "setWebhook was not called" in world.condition("Ready")["message"]
+    assert world.api.calls == []
+    assert world.kube.get("Deployment", NS, NAME) is not None  # the gateway runs anyway
+    assert not result.retry  # nothing to retry until the spec changes
+
+    world.spec = spec(ingress={"host": "bots.example.com"})
+    world.generation += 1
+    await world.sync(later=5)
+    assert world.reason("Ready") == ("True", "Reconciled")
+    assert world.api.webhooks[TOKEN]["url"] == URL
+
+
 async def test_a_telegram_error_is_webhook_not_registered() -> None:
     world = World()
     await world.sync()

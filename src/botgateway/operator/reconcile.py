@@ -28,6 +28,7 @@ from .scaling import ScalingDecision, decide_replicas
 from .settings import OperatorSettings
 from .spec import BotGatewaySpec, parse_spec, validate_webhook_secret
 from .webhook_sync import REGISTRATION_DISABLED, delete_webhooks, sync_webhooks, webhook_secrets
+from .webhooks import placeholder_refusal
 
 log = logging.getLogger(__name__)
 
@@ -172,11 +173,19 @@ async def sync(
         updates.append(_available(deployment))
 
         applied = f"{children} children applied at generation {generation}"
+        # Said at once, pod or no pod: the one edit an example needs must not go unnoticed.
+        placeholder = placeholder_refusal(spec) if spec.webhook.register else None
+        if placeholder:
+            updates.append(Condition.false(cond.WEBHOOK_REGISTERED, "PlaceholderHost", placeholder))
         if not _answering(deployment):
             # Telegram would post to an address nobody answers yet (and back off): register
             # once a gateway pod is available, and only then say Ready.
             message = f"{applied}; no gateway pod is available yet, webhooks wait for one"
-            if spec.webhook.register and cond.find(existing, cond.WEBHOOK_REGISTERED) is None:
+            if (
+                spec.webhook.register
+                and not placeholder
+                and cond.find(existing, cond.WEBHOOK_REGISTERED) is None
+            ):
                 updates.append(
                     Condition.unknown(cond.WEBHOOK_REGISTERED, "WaitingForGateway", message)
                 )
@@ -185,6 +194,10 @@ async def sync(
         if not spec.webhook.register:
             updates.append(REGISTRATION_DISABLED)
             updates.append(Condition.true(cond.READY, "Reconciled", f"{applied}; no webhooks"))
+            return outcome(updates, {**extra, "webhooks": []})
+        if placeholder:
+            message = f"{applied}; {placeholder}"
+            updates.append(Condition.false(cond.READY, "WebhookNotRegistered", message))
             return outcome(updates, {**extra, "webhooks": []})
 
         hooks = await sync_webhooks(

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from .spec import BotGatewaySpec
 
@@ -74,6 +75,26 @@ class WebhookInfo:
                 str(result["last_error_message"]) if result.get("last_error_message") else None
             ),
         )
+
+
+# Top-level names reserved never to resolve on the Internet (RFC 2606, RFC 6761). A public URL
+# there is an example nobody edited: Telegram could never deliver to it, and registering it would
+# move a real bot's webhook away from wherever it works now.
+PLACEHOLDER_DOMAINS = ("invalid", "example", "localhost")
+
+
+def placeholder_refusal(spec: BotGatewaySpec) -> str | None:
+    """Why the webhooks must not be registered (the public URL's host is a placeholder), or None."""
+    base = spec.public_base_url
+    host = (urlsplit(base).hostname or "").rstrip(".").lower() if base else ""
+    domain = host.rsplit(".", 1)[-1]
+    if domain not in PLACEHOLDER_DOMAINS:
+        return None
+    field = "spec.webhook.publicBaseUrl" if spec.webhook.public_base_url else "spec.ingress.host"
+    return (
+        f"public URL {base}: {host} is a placeholder (.{domain} never resolves, so Telegram could "
+        f"not deliver there); set {field} to your public host name. setWebhook was not called"
+    )
 
 
 def desired_webhook(spec: BotGatewaySpec, slug: str, secret_token: str) -> DesiredWebhook | None:
