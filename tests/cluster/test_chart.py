@@ -3,6 +3,7 @@ ServiceAccount, uninstall (the CRD stays)."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -134,6 +135,36 @@ def test_operator_deployment_and_extras_render(helm: Path) -> None:
     assert any(kind == "NetworkPolicy" for kind, _ in docs)
     test_pod = docs[("Pod", "bgw-botgateway-test-operator")]
     assert test_pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+
+
+def test_the_demo_database_secret_is_where_botgateways_can_read_it(helm: Path) -> None:
+    """A BotGateway reads its database Secret in its own namespace: postgresql.enabled writes the
+    same Secret into each namespace a BotGateway can live in, with a URL that works from there."""
+    far = {
+        "name": "far",
+        "namespace": "far-away",
+        "spec": {"database": {"secretRef": {"name": "bgw-botgateway-postgresql"}}, "bots": []},
+    }
+    docs = render(
+        helm, *EVERYTHING,
+        "--set-json", f"botGateways=[{json.dumps(far)}]",
+        "--set", "postgresql.secretNamespaces={extra}",
+    )  # fmt: skip
+    secrets = {
+        d["metadata"]["namespace"]: d["stringData"]
+        for d in docs
+        if d["kind"] == "Secret" and d["metadata"]["name"] == "bgw-botgateway-postgresql"
+    }
+    assert sorted(secrets) == sorted([NAMESPACE, "chart-more", "far-away", "extra"])
+    (url,) = {s["DATABASE_URL"] for s in secrets.values()}
+    assert re.fullmatch(
+        rf"postgresql://botgateway:\w{{24}}@bgw-botgateway-postgresql\.{NAMESPACE}\.svc:5432/botgateway",
+        url,
+    )
+    # The server's own password stays where the server runs.
+    assert [ns for ns, s in secrets.items() if "POSTGRES_PASSWORD" in s] == [NAMESPACE]
+    alone = render(helm, "--set", "postgresql.enabled=true")
+    assert [d["metadata"]["namespace"] for d in alone if d["kind"] == "Secret"] == [NAMESPACE]
 
 
 @pytest.fixture(scope="module")

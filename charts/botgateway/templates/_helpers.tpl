@@ -60,6 +60,18 @@ app.kubernetes.io/component: operator
 {{- end }}
 {{- end }}
 
+{{/* Where postgresql.enabled writes its DATABASE_URL Secret: the release namespace, each watched
+namespace, each namespace of a botGateways entry and postgresql.secretNamespaces, comma-separated. */}}
+{{- define "botgateway.databaseSecretNamespaces" -}}
+{{- $namespaces := list .Release.Namespace }}
+{{- $namespaces = concat $namespaces .Values.operator.watchNamespaces }}
+{{- range .Values.botGateways }}
+{{- $namespaces = append $namespaces (default $.Release.Namespace .namespace) }}
+{{- end }}
+{{- $namespaces = concat $namespaces .Values.postgresql.secretNamespaces }}
+{{- $namespaces | uniq | join "," }}
+{{- end }}
+
 {{- define "botgateway.restrictedContainer" -}}
 allowPrivilegeEscalation: false
 readOnlyRootFilesystem: true
