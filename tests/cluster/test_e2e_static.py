@@ -46,6 +46,8 @@ FIELD_MANAGER = "botgateway-e2e-static"
 CHART_INSTALL = installs.ChartInstall()
 KIND_CHECK_SOURCE = ROOT / "tests" / "e2e" / "kindcheck" / "main.go"
 WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
+RELEASE_WORKFLOW = ROOT / ".github" / "workflows" / "release.yml"
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 
 
 def _tool(name: str) -> str | None:
@@ -559,10 +561,11 @@ def test_shell_scripts_pass_shellcheck(tmp_path: Path) -> None:
     assert ROOT / "scripts" / "e2e.sh" in scripts
     result = _run([shellcheck, "--severity=style", *map(str, scripts)])
     assert result.returncode == 0, result.stdout
-    # The workflow's `run:` steps are bash scripts too (GitHub runs them with bash -e).
+    # The workflows' `run:` steps are bash scripts too (GitHub runs them with bash -e).
     steps = [
         step["run"]
-        for job in yaml.safe_load(WORKFLOW.read_text())["jobs"].values()
+        for workflow in WORKFLOWS
+        for job in yaml.safe_load(workflow.read_text())["jobs"].values()
         for step in job["steps"]
         if "run" in step
     ]
@@ -631,14 +634,55 @@ def test_workflow_runs_make_test_and_make_e2e() -> None:
         uses = {s["uses"].split("@")[0]: s for s in job["steps"] if "uses" in s}
         assert uses["actions/setup-python"]["with"]["python-version"] == "3.11"
         assert "actions/setup-go" in uses
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_workflow_actions_are_pinned_by_commit(path: Path) -> None:
+    for job in yaml.safe_load(path.read_text())["jobs"].values():
         for step in job["steps"]:
             if "uses" in step:  # pinned by commit, not by a movable tag
                 assert re.fullmatch(r"[\w./-]+@[0-9a-f]{40}", step["uses"]), step["uses"]
 
 
-def test_workflow_matches_githubs_schema() -> None:
+def test_release_publishes_a_multi_arch_image_on_version_tags() -> None:
+    workflow = yaml.safe_load(RELEASE_WORKFLOW.read_text())
+    # PyYAML reads GitHub's `on:` key as the boolean True.
+    assert workflow[True] == {"push": {"tags": ["v*.*.*"]}}
+    assert workflow["permissions"] == {"contents": "read", "packages": "write"}
+    (job,) = workflow["jobs"].values()
+    uses = {s["uses"].split("@")[0]: s.get("with", {}) for s in job["steps"] if "uses" in s}
+    assert uses["docker/setup-qemu-action"]["platforms"] == "arm64"
+    assert "docker/setup-buildx-action" in uses
+    assert uses["docker/login-action"]["registry"] == "ghcr.io"
+    build = uses["docker/build-push-action"]
+    assert build["platforms"] == "linux/amd64,linux/arm64"
+    assert build["push"] is True
+    assert build["tags"] == "${{ steps.meta.outputs.tags }}"
+
+
+def test_release_refuses_a_tag_that_is_not_the_version(tmp_path: Path) -> None:
+    workflow = yaml.safe_load(RELEASE_WORKFLOW.read_text())
+    (job,) = workflow["jobs"].values()
+    (script,) = [s["run"] for s in job["steps"] if "run" in s]
+    version = re.search(r'^version = "(.+)"$', (ROOT / "pyproject.toml").read_text(), re.M)
+    assert version is not None
+    for tag, code in ((f"v{version[1]}", 0), ("v999.0.0", 1)):
+        env_file = tmp_path / f"{tag}.env"
+        env = {"PATH": os.environ["PATH"], "GITHUB_ENV": str(env_file), "GITHUB_REF_NAME": tag,
+               "GITHUB_REPOSITORY_OWNER": "Some-Org"}  # fmt: skip
+        result = _run(["bash", "-e", "-c", script], env=env)
+        assert result.returncode == code, result.stdout + result.stderr
+    assert not (tmp_path / "v999.0.0.env").exists()  # a refused tag publishes nothing
+    assert (tmp_path / f"v{version[1]}.env").read_text().splitlines() == [
+        f"VERSION={version[1]}",
+        "IMAGE=ghcr.io/some-org/botgateway",
+    ]
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_workflow_matches_githubs_schema(path: Path) -> None:
     checker = _tool("check-jsonschema")
     if checker is None:
         pytest.skip("check-jsonschema is not installed: the workflow schema was not checked")
-    result = _run([checker, "--builtin-schema", "vendor.github-workflows", str(WORKFLOW)])
+    result = _run([checker, "--builtin-schema", "vendor.github-workflows", str(path)])
     assert result.returncode == 0, result.stdout + result.stderr
