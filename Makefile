@@ -14,7 +14,7 @@ help:
 	@echo "make e2e            the kind end-to-end suite (needs Docker)"
 	@echo "make e2e-images     build the e2e suite's images (kind node, Traefik, PostgreSQL, gateway)"
 	@echo "make reliability    kill workers and restart PostgreSQL under load; no update may be lost"
-	@echo "make docs           regenerate the README's reference sections from the code"
+	@echo "make docs           regenerate the reference pages and build the documentation site"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -73,10 +73,14 @@ e2e-images: $(STAMP)
 reliability: $(STAMP)
 	$(BIN)/python -m tests.reliability $(RELIABILITY_ARGS)
 
-# The README's reference sections (BotGateway fields, environment, bots file, metrics) are
-# generated from the code; tests/unit/test_readme_reference.py fails when they are stale.
+# The documentation site (docs/, mkdocs.yml): the reference sections (BotGateway fields,
+# environment, bots file, metrics) are regenerated from the code first
+# (tests/unit/test_docs_reference.py fails when they are stale), then the site is built with
+# warnings as errors into site/ (git-ignored). NO_MKDOCS_2_WARNING: Material's end-of-life notice.
 docs: $(STAMP)
-	$(BIN)/python -m botgateway.reference --write README.md
+	$(BIN)/python -m botgateway.reference --write docs
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+	@echo "make docs: built site/; open site/index.html in a browser, or run $(BIN)/mkdocs serve"
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

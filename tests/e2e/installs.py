@@ -22,7 +22,7 @@ DEPLOY_OVERLAY = MANIFESTS / "deploy-overlay"
 BOTGATEWAY = MANIFESTS / "botgateway.yaml"
 RELEASE = "bgw"
 # Cluster-scoped things each install creates, by kind: none may outlive its uninstall (the CRD
-# aside, which Helm keeps by design: README, "Helm").
+# aside, which Helm keeps by design: docs/kubernetes/helm.md).
 CLUSTER_KINDS = (
     "clusterroles.rbac.authorization.k8s.io,clusterrolebindings.rbac.authorization.k8s.io"
 )

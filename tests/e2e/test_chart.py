@@ -364,5 +364,5 @@ def test_deleting_the_botgateway_removes_everything_it_owned(installed: KindEnvi
 def test_helm_uninstall_leaves_only_the_crd_and_the_namespace(installed: KindEnvironment) -> None:
     assert INSTALL.uninstall(installed) == []
     installed.operator = None
-    # Helm keeps a chart's CRDs on uninstall (README, "Helm").
+    # Helm keeps a chart's CRDs on uninstall (docs/kubernetes/helm.md).
     installed.kubectl("get", "crd", "botgateways.botgateway.dev")

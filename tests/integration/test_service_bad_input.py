@@ -6,7 +6,8 @@ every row: the statuses match, none is 5xx, a 4xx stores nothing (the row count 
 a 200 stores exactly its update, nothing of ours logs an error, and the service still takes a
 valid update afterwards.
 
-The service checks in the README's order: slug, secret, content type (and coding), size, body.
+The service checks in the order docs/reference/http.md gives: slug, secret, content type (and
+coding), size, body.
 Malformed HTTP (framing, header and line limits) never reaches it: aiohttp's parser answers 400
 and closes the connection, which the rows marked `parser` show.
 """

@@ -1,6 +1,6 @@
 """The reconcile against in-memory fakes (`botgateway.operator.testing`): each condition reason
-the README lists, each scaling path, each child, in milliseconds. tests/cluster proves the same
-against a real API server."""
+the docs list (docs/kubernetes/botgateway.md), each scaling path, each child, in milliseconds.
+tests/cluster proves the same against a real API server."""
 
 import re
 from collections.abc import Mapping
@@ -532,10 +532,11 @@ async def test_every_child_is_owned_by_the_botgateway() -> None:
         assert (owner["kind"], owner["uid"], owner["controller"]) == ("BotGateway", "uid-1", True)
 
 
-def test_each_condition_reason_the_readme_lists_has_a_test_here() -> None:
-    """The README's conditions table and these tests move together."""
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    table = readme.split("| condition | True means | False reasons |", 1)[1].split("\n\n", 1)[0]
+def test_each_condition_reason_the_docs_list_has_a_test_here() -> None:
+    """The documentation's conditions table and these tests move together."""
+    page = Path(__file__).resolve().parents[2] / "docs" / "kubernetes" / "botgateway.md"
+    table = page.read_text().split("| condition | True means | False reasons |", 1)[1]
+    table = table.split("\n\n", 1)[0]
     reasons = set(re.findall(r"`([A-Z][A-Za-z]+)`", table)) - set(cond.TYPES)
     source = Path(__file__).read_text()
     assert len(reasons) >= 15

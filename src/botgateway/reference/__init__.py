@@ -1,4 +1,4 @@
-"""The README's reference sections, generated from the code so they cannot drift from it.
+"""The documentation's reference sections, generated from the code so they cannot drift from it.
 
 Each section is derived, not listed by hand: the BotGateway fields are walked from the CRD's
 OpenAPI schema (`operator/crd.py`, which also feeds `kubectl explain`); the environment variables
@@ -9,8 +9,9 @@ required fields found by leaving each one out; the metrics are collected from a 
 Only one-line descriptions are kept here, and a variable or field read by the code without a
 description, or a description of something no longer read, is an error.
 
-    python -m botgateway.reference --write README.md   # `make docs`: rewrite the blocks
-    python -m botgateway.reference --check README.md   # exit 1 when the README is stale
+    python -m botgateway.reference --write docs   # `make docs`: rewrite the blocks
+    python -m botgateway.reference --check docs   # exit 1 when a page is stale
 
-The README holds each section between `<!-- generated: NAME -->` and `<!-- end generated -->`.
+The pages under `docs/` hold each section, once, between `<!-- generated: NAME -->` and
+`<!-- end generated -->`; which page holds which block is the pages' choice.
 """

@@ -2,6 +2,6 @@
 
 import sys
 
-from .readme import main
+from .pages import main
 
 sys.exit(main())

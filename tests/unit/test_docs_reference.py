@@ -1,7 +1,8 @@
-"""The README's generated reference sections agree with the code, and the derivation behind
-them finds what the code really reads."""
+"""The documentation's generated reference sections agree with the code, and the derivation
+behind them finds what the code really reads."""
 
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -21,16 +22,22 @@ from botgateway.reference.environment import (
 )
 from botgateway.reference.errors import DriftError
 from botgateway.reference.metrics import metric_docs
-from botgateway.reference.readme import main, update
+from botgateway.reference.pages import main, markdown_files, update, update_pages
 
 pytestmark = pytest.mark.unit
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
 
 
-def test_readme_is_up_to_date() -> None:
-    text = README.read_text("utf-8")
-    assert update(text) == text, "README.md is out of date: run make docs"
+def _pages() -> dict[str, str]:
+    return {str(f.relative_to(ROOT)): f.read_text("utf-8") for f in markdown_files(DOCS)}
+
+
+def test_the_reference_pages_are_up_to_date() -> None:
+    pages = _pages()
+    stale = [name for name, text in update_pages(pages).items() if text != pages[name]]
+    assert not stale, f"{', '.join(stale)} out of date: run make docs"
 
 
 def test_every_metric_the_readme_names_exists() -> None:
@@ -41,9 +48,10 @@ def test_every_metric_the_readme_names_exists() -> None:
         if m.type == "histogram"
         for suffix in ("_bucket", "_sum", "_count")
     }
-    named = set(re.findall(r"(?<![-\w])botgateway_[a-z_]+", README.read_text("utf-8")))
-    assert named, "the README names no metric"
-    assert named <= series, f"README names metrics the service does not have: {named - series}"
+    texts = [*_pages().values(), (ROOT / "README.md").read_text("utf-8")]
+    named = {n for text in texts for n in re.findall(r"(?<![-\w])botgateway_[a-z_]+", text)}
+    assert named, "the documentation names no metric"
+    assert named <= series, f"the docs name metrics the service does not have: {named - series}"
 
 
 # -- the environment ------------------------------------------------------------------------
@@ -191,11 +199,37 @@ def test_update_refuses_broken_markers(text: str, problem: str) -> None:
         update(text, {"one": lambda: "x", "two": lambda: "y"})
 
 
-def test_check_mode_names_the_fix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    stale = tmp_path / "README.md"
-    text = README.read_text("utf-8")
-    stale.write_text(text.replace("<!-- end generated -->", "stale\n<!-- end generated -->", 1))
-    assert main(["--check", str(stale)]) == 1
-    assert "is out of date: run make docs" in capsys.readouterr().err
-    assert main(["--write", str(stale)]) == 0
-    assert stale.read_text("utf-8") == text
+def test_blocks_may_sit_on_any_page_but_once() -> None:
+    blocks = {"one": lambda: "1", "two": lambda: "2"}
+    pages = {
+        "a.md": "<!-- generated: one -->\n<!-- end generated -->\n",
+        "b/c.md": "text\n<!-- generated: two -->\nold\n<!-- end generated -->\n",
+    }
+    assert update_pages(pages, blocks) == {
+        "a.md": "<!-- generated: one -->\n1\n<!-- end generated -->\n",
+        "b/c.md": "text\n<!-- generated: two -->\n2\n<!-- end generated -->\n",
+    }
+    with pytest.raises(DriftError, match="repeated: one"):
+        update_pages({**pages, "d.md": pages["a.md"]}, blocks)
+    with pytest.raises(DriftError, match=r"b/c\.md: a `<!-- generated: NAME -->` marker has no"):
+        update_pages({**pages, "b/c.md": pages["b/c.md"] + "<!-- generated: one -->\n"}, blocks)
+
+
+def test_check_mode_names_the_stale_page_and_the_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    docs = tmp_path / "docs"
+    shutil.copytree(DOCS, docs)
+    page = docs / "reference" / "environment.md"
+    text = page.read_text("utf-8")
+    page.write_text(text.replace("<!-- end generated -->", "stale\n<!-- end generated -->", 1))
+    assert main(["--check", str(docs)]) == 1
+    assert capsys.readouterr().err == f"{page} is out of date: run make docs\n"
+    assert main(["--write", str(docs)]) == 0
+    assert page.read_text("utf-8") == text
+    assert main(["--check", str(docs)]) == 0
+
+
+def test_a_missing_path_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--check", "no/such/docs"]) == 2
+    assert capsys.readouterr().err.startswith("botgateway.reference: ")

@@ -1,4 +1,4 @@
-"""The README's generated blocks."""
+"""The documentation's generated blocks, wherever in `docs/` each one sits."""
 
 import argparse
 import re
@@ -29,8 +29,11 @@ _BEGIN = re.compile(r"^<!-- generated: .* -->$", re.MULTILINE)
 _END = re.compile(r"^<!-- end generated -->$", re.MULTILINE)
 
 
-def update(text: str, blocks: Mapping[str, Callable[[], str]] = BLOCKS) -> str:
-    """`text` with each generated block rewritten; every block must appear exactly once. Markers
+def update_pages(
+    pages: Mapping[str, str], blocks: Mapping[str, Callable[[], str]] = BLOCKS
+) -> dict[str, str]:
+    """Each page's text with its generated blocks rewritten. Every block must appear exactly once
+    across all pages, so moving a block to another page is an edit of the pages only. Markers
     count only on lines of their own, so prose may quote them."""
     seen: list[str] = []
 
@@ -41,7 +44,7 @@ def update(text: str, blocks: Mapping[str, Callable[[], str]] = BLOCKS) -> str:
         seen.append(name)
         return f"{match['begin']}{blocks[name]().rstrip()}\n{match['end']}"
 
-    result = _BLOCK.sub(replace, text)
+    updated = {page: _BLOCK.sub(replace, text) for page, text in pages.items()}
     missing = [n for n in blocks if n not in seen]
     doubled = sorted({n for n in seen if seen.count(n) > 1})
     if missing or doubled:
@@ -51,39 +54,54 @@ def update(text: str, blocks: Mapping[str, Callable[[], str]] = BLOCKS) -> str:
             + ("; " if missing and doubled else "")
             + (f"repeated: {', '.join(doubled)}" if doubled else "")
         )
-    if len(_BEGIN.findall(result)) != len(_END.findall(result)):
-        raise DriftError("a `<!-- generated: NAME -->` marker has no `<!-- end generated -->`")
-    return result
+    for page, text in updated.items():
+        if len(_BEGIN.findall(text)) != len(_END.findall(text)):
+            raise DriftError(
+                f"{page}: a `<!-- generated: NAME -->` marker has no `<!-- end generated -->`"
+            )
+    return updated
+
+
+def update(text: str, blocks: Mapping[str, Callable[[], str]] = BLOCKS) -> str:
+    """One text holding every block (see `update_pages`)."""
+    return update_pages({"text": text}, blocks)["text"]
+
+
+def markdown_files(path: Path) -> list[Path]:
+    """`path` itself, or every Markdown file under the folder `path`."""
+    return sorted(path.rglob("*.md")) if path.is_dir() else [path]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m botgateway.reference",
-        description="Render the README's reference sections from the code.",
+        description="Render the documentation's reference sections from the code.",
     )
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--write", metavar="FILE", help="rewrite the generated blocks of FILE")
-    mode.add_argument("--check", metavar="FILE", help="exit 1 when FILE's blocks are stale")
+    mode.add_argument(
+        "--write", metavar="PATH", help="rewrite the generated blocks of PATH (a file or a folder)"
+    )
+    mode.add_argument("--check", metavar="PATH", help="exit 1 when PATH's blocks are stale")
     args = parser.parse_args(argv)
     try:
         if args.write or args.check:
-            path = Path(args.write or args.check)
-            text = path.read_text("utf-8")
-            updated = update(text)
+            files = markdown_files(Path(args.write or args.check))
+            pages = {str(f): f.read_text("utf-8") for f in files}
+            updated = update_pages(pages)
+            stale = [name for name, text in pages.items() if updated[name] != text]
             if args.check:
-                if updated != text:
-                    print(f"{path} is out of date: run make docs", file=sys.stderr)
-                    return 1
-                return 0
-            if updated != text:
-                path.write_text(updated, "utf-8")
-                print(f"{path}: generated blocks rewritten")
-            else:
-                print(f"{path}: generated blocks already up to date")
+                for name in stale:
+                    print(f"{name} is out of date: run make docs", file=sys.stderr)
+                return 1 if stale else 0
+            for name in stale:
+                Path(name).write_text(updated[name], "utf-8")
+                print(f"{name}: generated blocks rewritten")
+            if not stale:
+                print(f"{args.write}: generated blocks already up to date")
             return 0
         for name, render in BLOCKS.items():
             print(f"<!-- generated: {name} -->\n{render().rstrip()}\n<!-- end generated -->\n")
         return 0
-    except DriftError as exc:
+    except (DriftError, OSError) as exc:
         print(f"botgateway.reference: {exc}", file=sys.stderr)
         return 2
