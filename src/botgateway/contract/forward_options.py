@@ -135,9 +135,7 @@ def parse_headers(raw: Any, field: str, form: Form) -> tuple[Header, ...]:
         where = f"{field}[{index}]"
         header = _header(item, where, form)
         if any(h.name.lower() == header.name.lower() for h in headers):
-            raise ContractError(
-                f"{where}.name", f"{header.name!r} is given twice (names ignore case)"
-            )
+            raise ContractError(field, f"{header.name!r} is given twice (names ignore case)")
         headers.append(header)
     return tuple(headers)
 
@@ -158,7 +156,7 @@ def _header(raw: Any, where: str, form: Form) -> Header:
         _only_keys(raw, where, {"name", "value", "valueFile", "valueEnv"})
         value = read_source(raw, "value", where=f"{where}.")
     if value is None:
-        raise ContractError(where, "give a value (or where to read it)")
+        raise ContractError(where, "give a value (or where to read it from)")
     if isinstance(value, SecretSource) and value.kind == "value":
         problem = header_value_problem(value.value)
         if problem is not None:
@@ -168,7 +166,7 @@ def _header(raw: Any, where: str, form: Form) -> Header:
 
 def _resource_value(raw: Mapping[str, Any], where: str) -> SecretValue | None:
     if "value" in raw and "valueFrom" in raw:
-        raise ContractError(f"{where}.valueFrom", "give only one of value, valueFrom")
+        raise ContractError(where, "give exactly one of value or valueFrom")
     if "valueFrom" in raw:
         source = raw["valueFrom"]
         if not isinstance(source, Mapping) or set(source) != {"secretKeyRef"}:
@@ -228,14 +226,21 @@ def signing_schema() -> dict[str, Any]:
 
 
 def headers_schema() -> dict[str, Any]:
-    """`headers` in a BotGateway (the CRD's form). Unique names come from the list type; the
-    gateway also refuses two names that differ only in case."""
+    """`headers` in a BotGateway (the CRD's form): a list keyed by name (so server-side apply
+    merges it by name), whose names differ in more than case."""
     reserved = ", ".join(f"'{h}'" for h in RESERVED_HEADERS)
     return {
         "type": "array",
         "maxItems": HEADERS_MAX,
         "x-kubernetes-list-type": "map",
         "x-kubernetes-list-map-keys": ["name"],
+        "x-kubernetes-validations": [
+            {
+                "rule": "self.all(h, self.filter(g, g.name.lowerAscii() == h.name.lowerAscii())"
+                ".size() == 1)",
+                "message": "handler.headers: each name once (names ignore case)",
+            }
+        ],
         "items": {
             "type": "object",
             "description": "One header: a literal `value`, or `valueFrom.secretKeyRef`.",
