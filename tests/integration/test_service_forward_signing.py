@@ -50,12 +50,6 @@ async def backend() -> AsyncIterator[VerifyingBackend]:
     await b.stop()
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
 def signing_bot(url: str, signing_key: str) -> BotConfig:
     """The bot as an operator would write it: the key and the Authorization value from
     variables, never in the bots file."""
