@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 
 from botgateway.contract import ContractError, parse_handler
 from botgateway.operator.spec import parse_spec
-from tests.support.bots_files import gateway_reads
+from tests.support.bots_files import as_read, gateway_reads
 from tests.support.cluster import ControlPlane, wait_until
 from tests.support.handlers import GOOD_HANDLERS, HANDLERS
 
@@ -178,6 +178,54 @@ CASES = [
         'unknown field "spec.bots[0].handler.colour"',
     ),
     (
+        "a static header the gateway sets itself",
+        _bad(
+            "spec.bots",
+            [{**BOT, "handler": {**BOT["handler"], "headers": [{"name": "Host", "value": "x"}]}}],
+        ),
+        "handler.headers[].name may not be a hop-by-hop header, Host",
+    ),
+    (
+        "a header value that would smuggle in another header",
+        _bad(
+            "spec.bots",
+            [
+                {
+                    **BOT,
+                    "handler": {
+                        **BOT["handler"],
+                        "headers": [{"name": "X-A", "value": "a\r\nX-Botgateway-Signature: v1=0"}],
+                    },
+                }
+            ],
+        ),
+        "handler.headers[].value must be one line",
+    ),
+    (
+        "one header name twice",
+        _bad(
+            "spec.bots",
+            [
+                {
+                    **BOT,
+                    "handler": {
+                        **BOT["handler"],
+                        "headers": [
+                            {"name": "Authorization", "value": "a"},
+                            {"name": "authorization", "value": "b"},
+                        ],
+                    },
+                }
+            ],
+        ),
+        "handler.headers: each name once (names ignore case)",
+    ),
+    (
+        "signing without a Secret",
+        _bad("spec.bots", [{**BOT, "handler": {**BOT["handler"], "signing": {}}}]),
+        "spec.bots[0].handler.signing.secretRef: Required value",
+    ),
+    (
         "registration without a public url",
         _bad("spec.ingress", None),
         "webhook registration needs a public URL",
@@ -320,7 +368,7 @@ def test_the_api_server_accepts_exactly_the_handlers_the_gateway_accepts(
         check=False,
     )  # fmt: skip
     try:
-        parse_handler(handler)
+        parse_handler(handler, form="resource")
         gateway_accepts = True
     except ContractError:
         gateway_accepts = False
@@ -329,4 +377,4 @@ def test_the_api_server_accepts_exactly_the_handlers_the_gateway_accepts(
         # what the API server stored (defaulted, pruned) makes a bots file the gateway loads
         stored = json.loads(result.stdout)
         [bot] = gateway_reads(parse_spec("good", NS, stored["spec"]))
-        assert bot.handler == parse_handler(handler)
+        assert bot.handler == as_read(parse_handler(handler, form="resource"))

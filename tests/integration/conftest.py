@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
 
 from tests.support.fake_telegram import FakeTelegram
@@ -14,3 +15,10 @@ async def telegram() -> AsyncIterator[FakeTelegram]:
     await fake.start()
     yield fake
     await fake.stop()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    """An HTTP client for one test, to post to the service or a backend."""
+    async with aiohttp.ClientSession() as session:
+        yield session

@@ -20,12 +20,6 @@ async def backend() -> AsyncIterator[Backend]:
     await b.stop()
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
 async def job_row(database_url: str, update_id: int) -> dict[str, object]:
     found = [dict(r) for r in await rows(database_url) if r["update_id"] == update_id]
     return found[0] if found else {}

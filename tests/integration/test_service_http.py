@@ -41,12 +41,6 @@ async def service(database_url: str) -> AsyncIterator[RunningService]:
         yield svc
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
 def hook(service: RunningService, slug: str) -> str:
     return f"{service.url}/webhook/{slug}"
 

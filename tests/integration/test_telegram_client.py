@@ -6,6 +6,7 @@ from datetime import timedelta
 import aiohttp
 import pytest
 
+from botgateway import USER_AGENT
 from botgateway.queue import Deferred, Failed
 from botgateway.service.handlers.telegram_echo import job_outcome
 from botgateway.telegram import TelegramClient, TelegramError
@@ -35,6 +36,7 @@ async def test_send_message_returns_the_result(
         "sendMessage",
         {"chat_id": 5, "text": "hi"},
     )
+    assert call.user_agent == USER_AGENT
 
 
 async def test_429_gives_retry_after_and_holds_the_chat(

@@ -14,10 +14,16 @@ import celpy
 Schema = dict[str, Any]
 
 
+def _lower_ascii(text: Any) -> Any:
+    return celpy.celtypes.StringType("".join(c.lower() if c.isascii() else c for c in str(text)))
+
+
 @cache
 def _program(rule: str) -> Any:
+    """`rule` compiled, with the Kubernetes string functions the CRD uses (cel-python lacks
+    them)."""
     env = celpy.Environment()
-    return env.program(env.compile(rule))
+    return env.program(env.compile(rule), functions={"lowerAscii": _lower_ascii})
 
 
 def refusals(schema: Schema, value: Any, path: str = "") -> list[str]:
@@ -47,6 +53,13 @@ def _structural(schema: Schema, value: Any, path: str) -> list[str]:
         return _object(schema, value, path)
     if kind == "array":
         errors = _limits(schema, len(value), "minItems", "maxItems", path)
+        if schema.get("x-kubernetes-list-type") == "map":
+            keys = [
+                tuple(v.get(k) for k in schema["x-kubernetes-list-map-keys"])
+                for v in value
+                if isinstance(v, dict)
+            ]
+            errors += [f"{path}[{i}]: Duplicate value" for i, k in enumerate(keys) if k in keys[:i]]
         return errors + [
             e for i, v in enumerate(value) for e in refusals(schema["items"], v, f"{path}[{i}]")
         ]

@@ -15,6 +15,7 @@ class Call:
     method: str
     params: dict[str, Any]
     at: float
+    user_agent: str = ""
 
 
 class FakeTelegram:
@@ -42,14 +43,16 @@ class FakeTelegram:
         token = request.match_info["token"]
         method = request.match_info["method"]
         params: dict[str, Any] = await request.json() if request.can_read_body else {}
+        agent = request.headers.get("User-Agent", "")
         if self._failures:
             code, text, retry_after = self._failures.popleft()
-            self.calls.append(Call(token, method, {**params, "_ok": False}, time.monotonic()))
+            failed = {**params, "_ok": False}
+            self.calls.append(Call(token, method, failed, time.monotonic(), agent))
             body: dict[str, Any] = {"ok": False, "error_code": code, "description": text}
             if retry_after is not None:
                 body["parameters"] = {"retry_after": retry_after}
             return web.json_response(body, status=code)
-        self.calls.append(Call(token, method, params, time.monotonic()))
+        self.calls.append(Call(token, method, params, time.monotonic(), agent))
         self._message_id += 1
         result = {
             "message_id": self._message_id,

@@ -4,6 +4,7 @@ from typing import Any
 import pytest
 import yaml
 
+from botgateway.contract import ForwardConfig, Header, SecretSource, Signing
 from botgateway.contract.environment import WORKER_SHUTDOWN_GRACE
 from botgateway.operator.builders import (
     CHECKSUM_ANNOTATION,
@@ -15,6 +16,7 @@ from botgateway.operator.builders import (
 )
 from botgateway.operator.builders.workload import PRE_STOP_SECONDS
 from botgateway.operator.spec import BotGatewaySpec, parse_spec
+from tests.support.bots_files import HEADER_VALUE, SIGNING_KEY, gateway_reads
 
 pytestmark = pytest.mark.unit
 
@@ -309,3 +311,86 @@ def test_referenced_secrets_are_deduplicated() -> None:
         "support-bot/webhookSecret",
         "echo-bot/token",
     ]
+
+
+SIGNED: dict[str, Any] = {
+    **FULL,
+    "bots": [
+        {
+            **FULL["bots"][0],
+            "handler": {
+                **FULL["bots"][0]["handler"],
+                "signing": {"secretRef": {"name": "support-backend"}},
+                "headers": [
+                    {
+                        "name": "Authorization",
+                        "valueFrom": {
+                            "secretKeyRef": {"name": "support-backend", "key": "authorization"}
+                        },
+                    },
+                    {"name": "X-Tenant", "value": "acme"},
+                ],
+            },
+        },
+        FULL["bots"][1],
+    ],
+}
+SIGNED_SPEC = parse_spec("support", "bots", SIGNED)
+SIGNED_VALUES = {
+    **VALUES,
+    "support-backend/signingKey": "s" * 32,
+    "support-backend/authorization": "Bearer backend-t0ken",
+}
+SIGNED_INPUTS = ChildInputs("operator-default:1", 3, SIGNED_VALUES, {"echo": "generated-secret"})
+
+
+def test_handler_secrets_are_mounted_and_named_as_files_in_the_bots_file() -> None:
+    c = children(SIGNED_SPEC, SIGNED_INPUTS)
+    volumes = {v["name"]: v for v in c["Deployment"]["spec"]["template"]["spec"]["volumes"]}
+    sources = [s["secret"] for s in volumes["bot-secrets"]["projected"]["sources"]]
+    assert {
+        "name": "support-backend",
+        "items": [{"key": "signingKey", "path": "support/handler/signing.secret"}],
+    } in sources
+    assert {
+        "name": "support-backend",
+        "items": [{"key": "authorization", "path": "support/handler/headers-0.value"}],
+    } in sources
+    text = c["ConfigMap"]["data"]["bots.yaml"]
+    handler = yaml.safe_load(text)["bots"][0]["handler"]
+    assert handler["signing"] == {
+        "secretFile": "/etc/botgateway/secrets/support/handler/signing.secret"
+    }
+    assert handler["headers"] == [
+        {
+            "name": "Authorization",
+            "valueFile": "/etc/botgateway/secrets/support/handler/headers-0.value",
+        },
+        {"name": "X-Tenant", "value": "acme"},
+    ]
+    for value in SIGNED_VALUES.values():
+        assert value not in text
+
+
+def test_a_rotated_signing_key_rolls_the_pods() -> None:
+    assert {"support-backend/signingKey", "support-backend/authorization"} <= {
+        secret_key(r) for r in referenced_secrets(SIGNED_SPEC)
+    }
+    base = checksum_of(SIGNED_SPEC, SIGNED_INPUTS)
+    rotated = ChildInputs(
+        SIGNED_INPUTS.image,
+        SIGNED_INPUTS.replicas,
+        {**SIGNED_VALUES, "support-backend/signingKey": "n" * 32 + " " + "s" * 32},
+        SIGNED_INPUTS.generated_secrets,
+    )
+    assert checksum_of(SIGNED_SPEC, rotated) != base
+
+
+def test_the_gateway_reads_the_mounted_handler_secrets() -> None:
+    [support, _] = gateway_reads(SIGNED_SPEC)
+    assert isinstance(support.handler, ForwardConfig)
+    assert support.handler.signing == Signing(SecretSource("value", SIGNING_KEY))
+    assert support.handler.headers == (
+        Header("Authorization", SecretSource("value", HEADER_VALUE)),
+        Header("X-Tenant", SecretSource("value", "acme")),
+    )

@@ -541,3 +541,17 @@ def test_each_condition_reason_the_docs_list_has_a_test_here() -> None:
     source = Path(__file__).read_text()
     assert len(reasons) >= 15
     assert {r for r in reasons if f'"{r}"' not in source} == set()
+
+
+async def test_an_unusable_signing_key_is_invalid_secret_without_its_value() -> None:
+    bots = spec()["bots"]
+    bots[0]["handler"]["signing"] = {"secretRef": {"name": "support-bot", "key": "signing"}}
+    world = World(spec=spec(bots=bots))
+    world.kube.add_secret(NS, "support-bot", {"token": TOKEN, "signing": "too-short-KEYVALUE"})
+    await world.sync()
+    status, reason = world.reason("Ready")
+    assert (status, reason) == ("False", "InvalidSecret")
+    message = world.condition("Ready")["message"]
+    assert "handler.signing.secret (Secret support-bot, key signing)" in message
+    assert "KEYVALUE" not in message
+    assert not world.kube.applied

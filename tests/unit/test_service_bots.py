@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from botgateway.contract import ForwardConfig, PluginConfig
+from botgateway.contract import ForwardConfig, Header, PluginConfig, SecretSource, Signing
 from botgateway.service.bots import BotConfig, load_bots, parse_bots
 from botgateway.service.errors import ConfigError
 
@@ -170,3 +170,87 @@ def test_token_value_is_never_in_an_error_message() -> None:
     message = refused(base(token="123:ABC", tokenEnv="T"), {"T": "456:SECRETVALUE"})
     assert "SECRETVALUE" not in message
     assert "123:ABC" not in message
+
+
+def forward_with(**options: object) -> dict[str, object]:
+    return base(handler={"type": "forward", "url": "http://b/", **options})
+
+
+CURRENT_KEY = "c" * 32
+PREVIOUS_KEY = "p" * 64
+
+
+def test_signing_keys_and_header_secrets_are_read_where_the_bots_file_says(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "signing").write_text(f"{CURRENT_KEY}\n{PREVIOUS_KEY}\n")
+    path = tmp_path / "bots.yaml"
+    path.write_text(
+        """
+bots:
+  - slug: support
+    token: "123:ABC"
+    handler:
+      type: forward
+      url: http://backend:8000/updates
+      signing: {secretFile: signing}
+      headers:
+        - {name: Authorization, valueEnv: BACKEND_AUTHORIZATION}
+        - {name: X-Tenant, value: acme}
+"""
+    )
+    [bot] = load_bots(path, {"BACKEND_AUTHORIZATION": "Bearer t0ken"})
+    assert isinstance(bot.handler, ForwardConfig)
+    assert bot.handler.signing == Signing(SecretSource("value", f"{CURRENT_KEY}\n{PREVIOUS_KEY}"))
+    assert bot.handler.headers == (
+        Header("Authorization", SecretSource("value", "Bearer t0ken")),
+        Header("X-Tenant", SecretSource("value", "acme")),
+    )
+    assert CURRENT_KEY not in repr(bot)
+    assert "t0ken" not in repr(bot)
+
+
+@pytest.mark.parametrize(
+    ("options", "env", "field", "problem"),
+    [
+        ({"signing": {"secretEnv": "KEY"}}, {}, "handler.signing.secretEnv", "not set"),
+        (
+            {"signing": {"secretEnv": "KEY"}},
+            {"KEY": "short-SECRETVALUE"},
+            "handler.signing.secretEnv",
+            "32 to 256",
+        ),
+        (
+            {"signing": {"secretEnv": "KEY"}},
+            {"KEY": " ".join(["k" * 32 + "SECRETVALUE"] * 5)},
+            "handler.signing.secretEnv",
+            "1 to 4 keys",
+        ),
+        (
+            {"signing": {"secret": CURRENT_KEY}},
+            {},
+            "handler.signing.secret",
+            "secretFile or secretEnv",
+        ),
+        (
+            {"headers": [{"name": "Authorization", "valueEnv": "AUTH"}]},
+            {"AUTH": "Bearer SECRETVALUE\nX-Injected: 1"},
+            "handler.headers[0].valueEnv",
+            "one line",
+        ),
+        (
+            {"headers": [{"name": "Connection", "value": "close"}]},
+            {},
+            "handler.headers[0].name",
+            "hop-by-hop",
+        ),
+    ],
+)
+def test_a_bad_handler_secret_names_the_field_never_the_value(
+    options: dict[str, object], env: dict[str, str], field: str, problem: str
+) -> None:
+    message = refused(forward_with(**options), env)
+    assert f"bot 'support' (bots[0]): field '{field}'" in message
+    assert problem in message
+    assert "SECRETVALUE" not in message
+    assert CURRENT_KEY not in message

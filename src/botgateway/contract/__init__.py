@@ -5,6 +5,7 @@ import `queue`); it imports no sibling."""
 from . import bots_file
 from .bots_file import BotEntry, BotsFile, BotsFileError, SecretSource
 from .errors import ContractError
+from .forward_options import Form, Header, Signing
 from .handlers import (
     BUILTIN,
     PLUGIN_OPTIONS,
@@ -16,7 +17,11 @@ from .handlers import (
     dump_handler,
     handler_schema,
     parse_handler,
+    secret_problem,
+    secrets_of,
+    with_secrets,
 )
+from .secrets import SecretKeyRef, SecretValue
 
 __all__ = [
     "BUILTIN",
@@ -26,13 +31,21 @@ __all__ = [
     "BotsFileError",
     "ContractError",
     "DiscardConfig",
+    "Form",
     "ForwardConfig",
     "HandlerConfig",
+    "Header",
     "PluginConfig",
+    "SecretKeyRef",
     "SecretSource",
+    "SecretValue",
+    "Signing",
     "TelegramEchoConfig",
     "bots_file",
     "dump_handler",
     "handler_schema",
     "parse_handler",
+    "secret_problem",
+    "secrets_of",
+    "with_secrets",
 ]

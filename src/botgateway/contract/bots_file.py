@@ -4,27 +4,15 @@ cannot disagree about a field. Reading the secrets a bot names (a file, a variab
 stays with the gateway."""
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
 from .errors import ContractError
 from .handlers import HandlerConfig, dump_handler, parse_handler
 from .limits import SLUG, SLUG_RULE
-
-SourceKind = Literal["value", "file", "env"]
-SUFFIXES: Mapping[SourceKind, str] = {"value": "", "file": "File", "env": "Env"}
-
-
-@dataclass(frozen=True)
-class SecretSource:
-    """Where a token or webhook secret comes from: written inline, a file, or a variable."""
-
-    kind: SourceKind
-    value: str = field(repr=False)
-
-    def key(self, name: str) -> str:
-        """The field that holds it: `token`, `tokenFile` or `tokenEnv`."""
-        return name + SUFFIXES[self.kind]
+from .secrets import SUFFIXES as SUFFIXES
+from .secrets import SecretSource as SecretSource
+from .secrets import read_source
 
 
 @dataclass(frozen=True)
@@ -103,7 +91,7 @@ def parse_bot(index: int, raw: object, plugin_types: Collection[str] | None = No
         unknown = sorted(str(k) for k in set(raw) - set(BOT_FIELDS))
         if unknown:
             raise ContractError(unknown[0], "unknown field")
-        token = _source(raw, "token")
+        token = read_source(raw, "token")
         if token is None:
             raise ContractError("token", "missing; give one of token, tokenFile or tokenEnv")
         ordering = raw.get("chatOrdering", False)
@@ -113,25 +101,11 @@ def parse_bot(index: int, raw: object, plugin_types: Collection[str] | None = No
             slug=slug,
             token=token,
             handler=parse_handler(raw.get("handler"), plugin_types),
-            webhook_secret=_source(raw, "webhookSecret"),
+            webhook_secret=read_source(raw, "webhookSecret"),
             chat_ordering=ordering,
         )
     except ContractError as exc:
         raise BotsFileError(index, slug, exc.field, exc.problem) from None
-
-
-def _source(raw: Mapping[str, Any], name: str) -> SecretSource | None:
-    """`name`, `nameFile` or `nameEnv`: at most one of them."""
-    given = [(kind, name + s) for kind, s in SUFFIXES.items() if raw.get(name + s) is not None]
-    if not given:
-        return None
-    if len(given) > 1:
-        raise ContractError(given[1][1], f"give only one of {', '.join(k for _, k in given)}")
-    kind, key = given[0]
-    value = raw[key]
-    if not isinstance(value, str | int) or isinstance(value, bool) or str(value) == "":
-        raise ContractError(key, "must be a non-empty string")
-    return SecretSource(kind, str(value))
 
 
 def dump(bots_file: BotsFile) -> dict[str, Any]:

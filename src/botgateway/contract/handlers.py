@@ -10,6 +10,19 @@ from types import MappingProxyType
 from typing import Any, ClassVar
 
 from .errors import ContractError
+from .forward_options import (
+    Form,
+    Header,
+    Signing,
+    dump_headers,
+    dump_signing,
+    header_value_problem,
+    headers_schema,
+    parse_headers,
+    parse_signing,
+    parse_signing_keys,
+    signing_schema,
+)
 from .limits import (
     FORWARD_TIMEOUT_DEFAULT,
     FORWARD_TIMEOUT_MAX,
@@ -19,6 +32,7 @@ from .limits import (
     is_http_url,
     is_seconds,
 )
+from .secrets import SecretSource, SecretValue
 
 PLUGIN_OPTIONS = "options"
 """The plugin escape hatch: `handler.options` is passed to the plugin as it is written."""
@@ -29,14 +43,27 @@ Schema = dict[str, Any]
 @dataclass(frozen=True)
 class OptionKind:
     """What values an option takes, said three ways that must agree: an OpenAPI schema (plus CEL
-    rules where OpenAPI cannot say it) for the API server, and a check for the gateway."""
+    rules where OpenAPI cannot say it) for the API server, and a check for the gateway.
+
+    A structured option (`signing`, `headers`) brings its own `read`, which names the field
+    inside it that it refuses and knows the document's `Form`, and its own `dump`; its schema
+    (the BotGateway's form) carries its own CEL rules."""
 
     schema: Mapping[str, Any]
-    accepts: Callable[[Any], bool]
-    rule: str
+    accepts: Callable[[Any], bool] = lambda value: True
+    rule: str = ""
     """The refusal, for a person: `must be ...`."""
     cel: str | None = None
     convert: Callable[[Any], Any] = lambda value: value
+    read: Callable[[Any, str, Form], Any] | None = None
+    dump: Callable[[Any], Any] = lambda value: value
+
+    def parse(self, value: Any, field: str, form: Form) -> Any:
+        if self.read is not None:
+            return self.read(value, field, form)
+        if not self.accepts(value):
+            raise ContractError(field, self.rule)
+        return self.convert(value)
 
 
 HTTP_URL = OptionKind(
@@ -56,6 +83,8 @@ TIMEOUT_SECONDS = OptionKind(
     rule=f"must be a number of seconds in (0, {FORWARD_TIMEOUT_MAX:g}]",
     convert=float,
 )
+SIGNING = OptionKind(schema=signing_schema(), read=parse_signing, dump=dump_signing)
+HEADERS = OptionKind(schema=headers_schema(), read=parse_headers, dump=dump_headers)
 
 
 @dataclass(frozen=True)
@@ -82,6 +111,23 @@ class ForwardConfig:
         TIMEOUT_SECONDS,
         f"Request timeout, in (0, {FORWARD_TIMEOUT_MAX:g}] seconds.",
         default=FORWARD_TIMEOUT_DEFAULT,
+    )
+    signing: Signing | None = option(
+        "signing",
+        SIGNING,
+        "Sign each request with HMAC-SHA256 (headers X-Botgateway-Timestamp and "
+        "X-Botgateway-Signature; see Request signing) using the key(s) of a secret: "
+        "`secretRef` in a BotGateway, `secretFile` or `secretEnv` in the bots file.",
+        default=None,
+    )
+    headers: tuple[Header, ...] = option(
+        "headers",
+        HEADERS,
+        "Headers sent with each request, e.g. an Authorization value: `[{name, value}]`, the "
+        "value written inline or, for a secret, from `valueFrom.secretKeyRef` in a BotGateway "
+        "or `valueFile`/`valueEnv` in the bots file. Hop-by-hop headers, Host, Content-Type, "
+        "Content-Length, User-Agent and X-Botgateway-* are refused.",
+        default=(),
     )
 
 
@@ -134,9 +180,12 @@ def all_options() -> dict[str, tuple[Option, tuple[str, ...]]]:
     return found
 
 
-def parse_handler(raw: object, plugin_types: Collection[str] | None = None) -> HandlerConfig:
+def parse_handler(
+    raw: object, plugin_types: Collection[str] | None = None, form: Form = "bots-file"
+) -> HandlerConfig:
     """A `handler:` mapping as typed config; `plugin_types` (when known) are the installed
-    plugins. `ContractError` names the field (`handler.retries`)."""
+    plugins; `form` says which document it is from (how its secrets are named).
+    `ContractError` names the field (`handler.retries`)."""
     if raw is None:
         raise ContractError("handler", "missing; give at least `type:`")
     if not isinstance(raw, Mapping):
@@ -162,10 +211,7 @@ def parse_handler(raw: object, plugin_types: Collection[str] | None = None) -> H
             if is_required(f):
                 raise ContractError(f"handler.{opt.key}", f"required for a {kind} handler")
             continue
-        value = raw[opt.key]
-        if not opt.kind.accepts(value):
-            raise ContractError(f"handler.{opt.key}", opt.kind.rule)
-        values[f.name] = opt.kind.convert(value)
+        values[f.name] = opt.kind.parse(raw[opt.key], f"handler.{opt.key}", form)
     return config(**values)
 
 
@@ -202,8 +248,52 @@ def dump_handler(config: HandlerConfig) -> dict[str, Any]:
     for f, opt in options_of(type(config)):
         value = getattr(config, f.name)
         if is_required(f) or value != f.default:
-            out[opt.key] = value
+            out[opt.key] = opt.kind.dump(value)
     return out
+
+
+SIGNING_SECRET = "handler.signing.secret"
+
+
+def secrets_of(config: HandlerConfig) -> dict[str, SecretValue]:
+    """The secrets a handler's options name, by field (`handler.signing.secret`,
+    `handler.headers[0].value`); a header written inline is not one. The gateway reads them,
+    the operator mounts them."""
+    if not isinstance(config, ForwardConfig):
+        return {}
+    found: dict[str, SecretValue] = {}
+    if config.signing is not None:
+        found[SIGNING_SECRET] = config.signing.secret
+    for index, header in enumerate(config.headers):
+        if not (isinstance(header.value, SecretSource) and header.value.kind == "value"):
+            found[f"handler.headers[{index}].value"] = header.value
+    return found
+
+
+def secret_problem(field: str, value: str) -> str | None:
+    """What is wrong with the value read for a secret of `secrets_of` (never repeating it)."""
+    if field == SIGNING_SECRET:
+        try:
+            parse_signing_keys(value)
+        except ValueError as exc:
+            return str(exc)
+        return None
+    return header_value_problem(value)
+
+
+def with_secrets(config: HandlerConfig, secrets: Mapping[str, SecretValue]) -> HandlerConfig:
+    """`config` with the secrets of `secrets_of` replaced (by the value read, or the file the
+    operator mounts)."""
+    if not isinstance(config, ForwardConfig):
+        return config
+    signing = config.signing
+    if signing is not None:
+        signing = Signing(secrets.get(SIGNING_SECRET, signing.secret))
+    headers = tuple(
+        Header(h.name, secrets.get(f"handler.headers[{i}].value", h.value))
+        for i, h in enumerate(config.headers)
+    )
+    return dataclasses.replace(config, signing=signing, headers=headers)
 
 
 def handler_schema() -> Schema:

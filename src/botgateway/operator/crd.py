@@ -12,6 +12,7 @@ import yaml
 
 from botgateway.contract import handler_schema
 from botgateway.contract.limits import SLUG_MAX_LENGTH, SLUG_PATTERN
+from botgateway.contract.secrets import secret_ref_schema
 
 from . import env_fields
 from .spec import (
@@ -45,15 +46,7 @@ def _bool(description: str, default: bool) -> Schema:
 
 
 def _secret_ref(description: str, default_key: str) -> Schema:
-    return {
-        "type": "object",
-        "description": description,
-        "required": ["name"],
-        "properties": {
-            "name": _str("Name of a Secret in the BotGateway's namespace.", maxLength=253),
-            "key": _str("Key in that Secret.", default=default_key, maxLength=253),
-        },
-    }
+    return secret_ref_schema(description, default_key)
 
 
 def _bot() -> Schema:

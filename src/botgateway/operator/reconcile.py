@@ -26,7 +26,13 @@ from .ports import Events, KopfEvents, KubeApi, QueueReader, WebhookApi
 from .queue_report import QueueReport, not_migrated, queue_report, unreadable
 from .scaling import ScalingDecision, decide_replicas
 from .settings import OperatorSettings
-from .spec import BotGatewaySpec, parse_spec, validate_webhook_secret
+from .spec import (
+    BotGatewaySpec,
+    handler_secret_refs,
+    parse_spec,
+    validate_handler_secret,
+    validate_webhook_secret,
+)
 from .webhook_sync import REGISTRATION_DISABLED, delete_webhooks, sync_webhooks, webhook_secrets
 from .webhooks import placeholder_refusal
 
@@ -262,6 +268,8 @@ async def _read_secrets(
     for bot in spec.bots:
         if bot.webhook_secret is not None:
             validate_webhook_secret(bot.slug, values[secret_key(bot.webhook_secret)])
+        for field, ref in handler_secret_refs(bot).items():
+            validate_handler_secret(bot, field, values[secret_key(ref)])
     generated: dict[str, str] = {}
     if spec.generated_secret_slugs:
         stored = await kube.read_secret(spec.namespace, Names(spec.name).webhook_secret) or {}

@@ -9,7 +9,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from botgateway.contract import ContractError, HandlerConfig, parse_handler
+from botgateway.contract import (
+    ContractError,
+    HandlerConfig,
+    SecretKeyRef,
+    parse_handler,
+    secret_problem,
+    secrets_of,
+)
 from botgateway.contract.limits import SLUG, SLUG_PATTERN, WEBHOOK_SECRET, WEBHOOK_SECRET_RULE
 
 from .env_fields import parse_env
@@ -23,12 +30,6 @@ PLURAL = "botgateways"
 
 DEFAULT_TOKEN_KEY = "token"
 DEFAULT_DATABASE_KEY = "DATABASE_URL"
-
-
-@dataclass(frozen=True)
-class SecretKeyRef:
-    name: str
-    key: str
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,7 @@ def _bot(raw: Mapping[str, Any], index: int) -> Bot:
     if not isinstance(slug, str) or not SLUG.match(slug):
         raise SpecError(f"{where}.slug: must match {SLUG_PATTERN}, got {slug!r}")
     try:
-        handler = parse_handler(raw.get("handler"))
+        handler = parse_handler(raw.get("handler"), form="resource")
     except ContractError as exc:
         raise SpecError(f"{where}.{exc.field}: {exc.problem}") from None
     secret_raw = raw.get("webhookSecretRef")
@@ -278,6 +279,24 @@ def validate_webhook_secret(slug: str, secret: str) -> None:
     """Telegram accepts 1-256 characters of A-Z, a-z, 0-9, `_` and `-` as a secret token."""
     if not WEBHOOK_SECRET.match(secret):
         raise SpecError(f"bot {slug}: the webhook secret must be {WEBHOOK_SECRET_RULE}")
+
+
+def handler_secret_refs(bot: Bot) -> dict[str, SecretKeyRef]:
+    """The Secret keys the bot's handler names (a signing key, header values), by field."""
+    refs: dict[str, SecretKeyRef] = {}
+    for name, ref in secrets_of(bot.handler).items():
+        if not isinstance(ref, SecretKeyRef):  # a resource names no files or variables
+            raise TypeError(f"{name}: not a Secret reference")
+        refs[name] = ref
+    return refs
+
+
+def validate_handler_secret(bot: Bot, field: str, value: str) -> None:
+    """A signing key or header value read from its Secret, checked as the gateway will."""
+    problem = secret_problem(field, value)
+    if problem is not None:
+        ref = handler_secret_refs(bot)[field]
+        raise SpecError(f"bot {bot.slug}: {field} (Secret {ref.name}, key {ref.key}) {problem}")
 
 
 def _mapping(value: Any, where: str) -> Mapping[str, Any]:

@@ -11,6 +11,7 @@ from .crd import render_crd_spec, render_crd_status
 from .environment import render_environment
 from .errors import DriftError
 from .metrics import render_metrics
+from .signing import render_verify_snippet
 
 BLOCKS: dict[str, Callable[[], str]] = {
     "botgateway-crd": render_crd_spec,
@@ -18,6 +19,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "environment": render_environment,
     "bots-file": render_bots_file,
     "metrics": render_metrics,
+    "verify-signature": render_verify_snippet,
 }
 
 _BLOCK = re.compile(

@@ -1,6 +1,6 @@
 """The bots file (`BOTGATEWAY_CONFIG`): its shape is the contract's (`botgateway.contract`);
-here each bot's token and webhook secret are read from a value, a file or an environment
-variable. Every error names the bot and the field."""
+here each bot's token, webhook secret and handler secrets (a signing key, a header's value) are
+read from a value, a file or an environment variable. Every error names the bot and the field."""
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -8,7 +8,15 @@ from pathlib import Path
 
 import yaml
 
-from botgateway.contract import BotsFileError, DiscardConfig, HandlerConfig, SecretSource
+from botgateway.contract import (
+    BotsFileError,
+    DiscardConfig,
+    HandlerConfig,
+    SecretSource,
+    secret_problem,
+    secrets_of,
+    with_secrets,
+)
 from botgateway.contract import bots_file as contract
 from botgateway.contract.limits import TOKEN, WEBHOOK_SECRET, WEBHOOK_SECRET_RULE
 
@@ -93,12 +101,21 @@ def _resolve(
         secret = read(bot.webhook_secret, "webhookSecret")
         if not WEBHOOK_SECRET.match(secret):
             raise refuse(bot.webhook_secret, "webhookSecret", f"must be {WEBHOOK_SECRET_RULE}")
+    handler_secrets: dict[str, SecretSource] = {}
+    for name, source in secrets_of(bot.handler).items():
+        if not isinstance(source, SecretSource):  # the contract parses only sources here
+            raise TypeError(f"{name}: a Secret reference in a bots file")
+        value = read(source, name)
+        problem = secret_problem(name, value)
+        if problem is not None:
+            raise refuse(source, name, problem)
+        handler_secrets[name] = SecretSource("value", value)
     return BotConfig(
         slug=bot.slug,
         token=token,
         webhook_secret=secret,
         chat_ordering=bot.chat_ordering,
-        handler=bot.handler,
+        handler=with_secrets(bot.handler, handler_secrets),
     )
 
 

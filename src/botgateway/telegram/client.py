@@ -12,10 +12,13 @@ from typing import Any
 
 import aiohttp
 
+from botgateway import USER_AGENT
+
 from .errors import TelegramError
 from .ratelimit import SendLater, SendLimiter
 
 DEFAULT_TIMEOUT = 30.0
+HEADERS = {"User-Agent": USER_AGENT}
 SENDING_METHODS = frozenset(
     {
         "sendMessage",
@@ -71,7 +74,9 @@ class TelegramClient:
                 await asyncio.sleep(decision.wait)
         url = f"{self._base}/bot{self._token}/{method}"
         try:
-            async with self._session.post(url, json=body, timeout=self._timeout) as response:
+            async with self._session.post(
+                url, json=body, headers=HEADERS, timeout=self._timeout
+            ) as response:
                 status = response.status
                 text = await response.text()
         except TimeoutError:

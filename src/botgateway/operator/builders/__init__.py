@@ -7,7 +7,9 @@ functions return, so every manifest is tested without a cluster.
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..spec import BotGatewaySpec, SecretKeyRef
+from botgateway.contract import SecretKeyRef
+
+from ..spec import BotGatewaySpec, handler_secret_refs
 from .common import CHECKSUM_ANNOTATION, Manifest, Names, checksum, labels
 from .config import bots_file, config_map, webhook_secret
 from .ingress import ingress
@@ -53,6 +55,7 @@ def referenced_secrets(spec: BotGatewaySpec) -> list[SecretKeyRef]:
         refs.append(bot.token)
         if bot.webhook_secret is not None:
             refs.append(bot.webhook_secret)
+        refs.extend(handler_secret_refs(bot).values())
     return list(dict.fromkeys(refs))
 
 

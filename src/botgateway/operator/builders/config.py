@@ -1,7 +1,8 @@
 """The bots file (DESIGN §3) in a ConfigMap, and the Secret holding generated webhook secrets.
 
-Tokens and webhook secrets never enter the ConfigMap: the bots file names files that the
-Deployment mounts from the referenced Secrets (`tokenFile`, `webhookSecretFile`).
+Tokens, webhook secrets and handler secrets (signing keys, header values) never enter the
+ConfigMap: the bots file names files that the Deployment mounts from the referenced Secrets
+(`tokenFile`, `webhookSecretFile`, `handler.signing.secretFile`, `handler.headers[].valueFile`).
 """
 
 import base64
@@ -9,10 +10,10 @@ from collections.abc import Mapping
 
 import yaml
 
-from botgateway.contract import BotEntry, BotsFile, SecretSource
+from botgateway.contract import BotEntry, BotsFile, SecretKeyRef, SecretSource, with_secrets
 from botgateway.contract import bots_file as contract
 
-from ..spec import Bot, BotGatewaySpec
+from ..spec import Bot, BotGatewaySpec, handler_secret_refs
 from .common import SECRETS_DIR, Manifest, Names, metadata
 
 TOKEN_FILE = "token"
@@ -27,13 +28,30 @@ def webhook_secret_path(slug: str) -> str:
     return f"{SECRETS_DIR}/{slug}/{WEBHOOK_SECRET_FILE}"
 
 
+def handler_secret_files(bot: Bot) -> dict[str, tuple[SecretKeyRef, str]]:
+    """Each Secret key the bot's handler names, by field, with its file below SECRETS_DIR
+    (`handler.headers[0].value` -> `<slug>/handler/headers-0.value`)."""
+    return {
+        field: (ref, f"{bot.slug}/handler/{_file_name(field)}")
+        for field, ref in handler_secret_refs(bot).items()
+    }
+
+
+def _file_name(field: str) -> str:
+    return field.removeprefix("handler.").replace("[", "-").replace("]", "")
+
+
 def bot_entry(bot: Bot) -> BotEntry:
+    mounted = {
+        field: SecretSource("file", f"{SECRETS_DIR}/{path}")
+        for field, (_, path) in handler_secret_files(bot).items()
+    }
     return BotEntry(
         slug=bot.slug,
         token=SecretSource("file", token_path(bot.slug)),
         webhook_secret=SecretSource("file", webhook_secret_path(bot.slug)),
         chat_ordering=bot.chat_ordering,
-        handler=bot.handler,
+        handler=with_secrets(bot.handler, mounted),
     )
 
 

@@ -24,7 +24,7 @@ from .common import (
     pod_security_context,
     selector,
 )
-from .config import TOKEN_FILE, WEBHOOK_SECRET_FILE
+from .config import TOKEN_FILE, WEBHOOK_SECRET_FILE, handler_secret_files
 
 COMPONENT = "gateway"
 # How long a terminating gateway pod keeps serving before SIGTERM (within its grace period).
@@ -41,7 +41,8 @@ def gateway_env(spec: BotGatewaySpec) -> list[dict[str, Any]]:
 
 
 def secret_projection(spec: BotGatewaySpec) -> list[dict[str, Any]]:
-    """One projected source per secret file: `<slug>/token` and `<slug>/webhook-secret`."""
+    """One projected source per secret file: `<slug>/token`, `<slug>/webhook-secret`, and
+    the handler's (`<slug>/handler/signing.secret`, ...)."""
     generated = Names(spec.name).webhook_secret
     sources: list[dict[str, Any]] = []
     for bot in spec.bots:
@@ -66,6 +67,10 @@ def secret_projection(spec: BotGatewaySpec) -> list[dict[str, Any]]:
                 }
             }
         )
+        sources += [
+            {"secret": {"name": ref.name, "items": [{"key": ref.key, "path": path}]}}
+            for ref, path in handler_secret_files(bot).values()
+        ]
     return sources
 
 
