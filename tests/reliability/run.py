@@ -6,14 +6,23 @@ import json
 import random
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.support.backend import Answer, Backend
 from tests.support.postgres import TestPostgres
+from tests.support.replication import ReplicatedPostgres
 from tests.support.waiting import eventually
 
-from .chaos import Outage, kill_webhook_at, kill_workers, restart_postgres_at
+from .chaos import (
+    Outage,
+    database_outage_at,
+    fail_over,
+    kill_webhook_at,
+    kill_workers,
+    restart_postgres,
+)
 from .gateway import SECRET, TOKEN, Gateway, GatewayConfig, unfinished
 from .loadgen import Telegram
 from .processes import LogBook
@@ -28,7 +37,10 @@ class Scenario:
     concurrency: int = 8
     stuck_timeout_s: float = 5.0
     kill_every_s: tuple[float, float] = (2.0, 6.0)
-    restart_postgres: bool = True
+    database_outage: str = "restart"
+    """What happens to PostgreSQL once mid-load: "restart" (the server stops and starts again),
+    "failover" (the primary dies and its standby is promoted: `run_scenario` needs `replicas`)
+    or "none"."""
     kill_webhook: bool = True
     seed: int = field(default_factory=lambda: random.randrange(1 << 30))
     drain_timeout_s: float = 120.0
@@ -60,6 +72,7 @@ async def run_scenario(
     *,
     log_dir: Path | None = None,
     progress: bool = False,
+    replicas: ReplicatedPostgres | None = None,
 ) -> Outcome:
     rng = random.Random(scenario.seed)
     logs = LogBook(log_dir)
@@ -77,15 +90,16 @@ async def run_scenario(
         async with Telegram(gateway.webhook_url, SECRET) as telegram:
             stop = asyncio.Event()
             chaos = asyncio.create_task(kill_workers(gateway, rng, scenario.kill_every_s, stop))
-            # A restart or kill turned off is not started at all (a never-set stop event would
+            # An outage or kill turned off is not started at all (a never-set stop event would
             # only have delayed it).
-            pg_restart = (
+            interrupt = _database_outage(scenario, pg, replicas)
+            pg_outage = (
                 asyncio.create_task(
-                    restart_postgres_at(
-                        pg, pg.base_url, rng.uniform(0.35, 0.65) * scenario.duration_s, stop
+                    database_outage_at(
+                        interrupt, rng.uniform(0.35, 0.65) * scenario.duration_s, stop
                     )
                 )
-                if scenario.restart_postgres
+                if interrupt is not None
                 else None
             )
             webhook_kill = (
@@ -100,7 +114,7 @@ async def run_scenario(
             load_ended = time.monotonic()
             stop.set()
             await chaos
-            outage = await pg_restart if pg_restart is not None else None
+            outage = await pg_outage if pg_outage is not None else None
             webhook_kills = await webhook_kill if webhook_kill is not None else 0
             say(f"reliability: {sent} updates sent; waiting for redeliveries and the queue")
             await telegram.settle(timeout=60)
@@ -152,8 +166,9 @@ async def run_scenario(
         kills_mid_load=sum(1 for k in kills if load_started < k.at < load_ended),
         jobs_held_at_kills=sum(max(k.jobs_held, 0) for k in kills),
         webhook_kills=webhook_kills,
-        postgres_restarts=int(outage is not None),
-        postgres_restarts_mid_load=int(
+        outage_kind=scenario.database_outage,
+        database_outages=int(outage is not None),
+        database_outages_mid_load=int(
             outage is not None and load_started < outage.started and outage.ended < load_ended
         ),
         outage_s=outage.seconds if outage is not None else 0.0,
@@ -174,6 +189,20 @@ async def run_scenario(
         ),
     )
     return Outcome(figures, janitor, exit_codes, log_dir)
+
+
+def _database_outage(
+    scenario: Scenario, pg: TestPostgres, replicas: ReplicatedPostgres | None
+) -> Callable[[], Awaitable[Outage]] | None:
+    if scenario.database_outage == "restart":
+        return lambda: restart_postgres(pg, pg.base_url)
+    if scenario.database_outage == "failover":
+        if replicas is None:
+            raise ValueError("a failover run needs a primary with a standby (replicas=)")
+        return lambda: fail_over(replicas)
+    if scenario.database_outage == "none":
+        return None
+    raise ValueError(f"unknown database outage {scenario.database_outage!r}")
 
 
 def _is_json(text: str) -> bool:

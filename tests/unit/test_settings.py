@@ -2,7 +2,7 @@ from datetime import timedelta
 
 import pytest
 
-from botgateway.queue import QueueSettings, SettingsError
+from botgateway.queue import QueueSettings, SettingsError, redact
 
 pytestmark = pytest.mark.unit
 
@@ -72,3 +72,23 @@ def test_heartbeat_runs_well_within_the_stuck_timeout() -> None:
         seconds=2
     )
     assert QueueSettings().heartbeat_interval == timedelta(minutes=1)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://app:s3cret@db:5432/bots", "postgresql://app@db:5432/bots"),
+        (
+            "postgresql://app:s3cret@10.0.0.1:5432,10.0.0.2:5432/bots"
+            "?target_session_attrs=read-write",
+            "postgresql://app@10.0.0.1:5432,10.0.0.2:5432/bots",
+        ),
+        (
+            "postgresql://postgres@/bots?host=/run/pg&port=5433",
+            "postgresql://postgres@/run/pg/bots",
+        ),
+    ],
+)
+def test_a_database_url_is_shown_without_its_password(url: str, shown: str) -> None:
+    # A multi-host URL (a primary and its standbys) used to break the connect message itself.
+    assert redact(url) == shown

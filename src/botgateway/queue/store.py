@@ -83,11 +83,11 @@ def redact(dsn: str) -> str:
         parts = urlsplit(dsn)
     except ValueError:
         return "<unparseable DATABASE_URL>"
-    host = parts.hostname or ""
+    # Every host:port as written: a multi-host URL (failover) has no single `parts.port`.
+    hosts = parts.netloc.rpartition("@")[2]
     if "host=" in parts.query:
-        host = parts.query.split("host=", 1)[1].split("&", 1)[0]
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{parts.username or ''}@{host}{port}{parts.path}"
+        hosts = parts.query.split("host=", 1)[1].split("&", 1)[0]
+    return f"{parts.scheme}://{parts.username or ''}@{hosts}{parts.path}"
 
 
 @contextlib.contextmanager
