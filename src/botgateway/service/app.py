@@ -235,6 +235,19 @@ def _answer(
     )
 
 
+async def _send_and_close(request: web.Request, response: web.Response) -> web.Response:
+    """Send this answer, then close the connection. A stalled body may never arrive, so
+    aiohttp's usual lingering read of the rest (10 s more, after our own timeout) would only
+    hold the socket: `Connection: close` alone does not skip it, closing the protocol does,
+    and the transport still flushes what was written."""
+    response.force_close()
+    await response.prepare(request)
+    await response.write_eof()
+    if request.protocol is not None:
+        request.protocol.force_close()
+    return response
+
+
 @functools.lru_cache(maxsize=256)
 def _answer_body(status: int, text: str) -> bytes:
     """Encoded once per distinct answer: the 200 for every stored update is the same bytes."""
@@ -316,7 +329,8 @@ async def webhook(request: web.Request) -> web.Response:
     try:
         raw = await _read_body(request, limit, app[SETTINGS].body_timeout.total_seconds())
     except TimeoutError:
-        return _answer(request, slug, 408, "request body not received in time")
+        answer = _answer(request, slug, 408, "request body not received in time")
+        return await _send_and_close(request, answer)
     except (ConnectionError, HttpProcessingError) as exc:
         # The client went away or broke the framing mid-body: there is no whole request to
         # answer, and nothing is stored. Not an error of ours, so no traceback.
