@@ -13,11 +13,15 @@ JITTER_FRACTION = 0.10
 class RetryLater:
     delay: timedelta
     error: str
+    capped_retry_after: timedelta | None = None
+    """The other side's `Retry-After` when it asked for more than the cap, which `delay` is."""
 
 
 @dataclass(frozen=True)
 class DeadLetter:
     error: str
+    permanent: bool = False
+    """No retry could help (else: the last attempt failed)."""
 
 
 FailureDecision = RetryLater | DeadLetter
@@ -51,20 +55,26 @@ def decide_failure(
     error: str,
     schedule: Sequence[timedelta],
     jitter_unit: float,
+    max_retry_after: timedelta,
     retry_after: timedelta | None = None,
+    permanent: bool = False,
 ) -> FailureDecision:
     """What happens to a job whose attempt number `attempts` failed.
 
-    At `max_attempts` it is dead; otherwise it waits out the jittered backoff, or the
-    `retry_after` the other side asked for when that is longer.
+    A permanent failure is dead at once, and so is a job at `max_attempts`; otherwise it waits
+    out the jittered backoff, or the `retry_after` the other side asked for when that is
+    longer. That wait is capped at `max_retry_after`: a backend answering with a date a year
+    ahead must not park the job past every retention window (the backoff itself is never cut).
     """
     message = truncate_error(error)
-    if attempts >= max_attempts:
-        return DeadLetter(message)
+    if permanent or attempts >= max_attempts:
+        return DeadLetter(message, permanent=permanent)
     delay = with_jitter(backoff_delay(attempts, schedule), jitter_unit)
-    if retry_after is not None and retry_after > delay:
-        delay = retry_after
-    return RetryLater(delay, message)
+    if retry_after is None or retry_after <= delay:
+        return RetryLater(delay, message)
+    if retry_after > max_retry_after:
+        return RetryLater(max(max_retry_after, delay), message, capped_retry_after=retry_after)
+    return RetryLater(retry_after, message)
 
 
 @dataclass(frozen=True)

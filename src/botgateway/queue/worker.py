@@ -59,7 +59,21 @@ class Deferred:
 
 Outcome = Succeeded | Failed | Deferred
 JobHandler = Callable[[Job], Awaitable[Outcome]]
-JobObserver = Callable[[Job, Outcome, float], None]
+
+
+@dataclass(frozen=True)
+class Finished:
+    """One attempt as the worker settled it, for its observer (logs and metrics)."""
+
+    job: Job
+    outcome: Outcome
+    decision: FailureDecision | None
+    """For a failure, what the worker recorded: retry later or dead. None for a success or a
+    deferral, and for a failure that could not be recorded (the janitor recovers that job)."""
+    seconds: float
+
+
+JobObserver = Callable[[Finished], None]
 
 
 def default_owner() -> str:
@@ -78,6 +92,7 @@ class WorkerConfig:
     shutdown_grace: timedelta = timedelta(seconds=20)
     max_attempts: int = 5
     backoff: tuple[timedelta, ...] = _QUEUE_DEFAULTS.backoff
+    max_retry_after: timedelta = _QUEUE_DEFAULTS.max_retry_after
     lease: timedelta = _QUEUE_DEFAULTS.stuck_timeout
     heartbeat_interval: timedelta = _QUEUE_DEFAULTS.heartbeat_interval
     listen: bool = True
@@ -91,6 +106,7 @@ class WorkerConfig:
         base = cls(
             max_attempts=settings.max_attempts,
             backoff=settings.backoff,
+            max_retry_after=settings.max_retry_after,
             lease=settings.stuck_timeout,
             heartbeat_interval=settings.heartbeat_interval,
         )
@@ -244,21 +260,24 @@ class Worker:
             outcome = await self.handler(job)
         except Exception as exc:  # a handler bug must fail the job, not the worker
             outcome = Failed(truncate_error(f"{type(exc).__name__}: {exc}"))
+        decision = None
         try:
-            await self._settle(job, outcome)
+            decision = await self._settle(job, outcome)
         finally:
             self._running.pop(job.id, None)
             if self._isolated == job.id:
                 self._isolated = None
             self._slot_free.set()
             if self._observer is not None:
-                self._observer(job, outcome, time.perf_counter() - started)
+                seconds = time.perf_counter() - started
+                self._observer(Finished(job, outcome, decision, seconds))
 
-    async def _settle(self, job: Job, outcome: Outcome) -> None:
+    async def _settle(self, job: Job, outcome: Outcome) -> FailureDecision | None:
+        """Record the outcome; for a failure, the decision recorded (None: not recorded)."""
         if isinstance(outcome, Succeeded):
             self._to_complete.append(job)
             self._completion_ready.set()
-            return
+            return None
         if isinstance(outcome, Deferred):
             try:
                 await self.store.defer(self.owner, job, outcome.delay)
@@ -267,19 +286,17 @@ class Worker:
                     "could not defer a job; the janitor will recover it",
                     extra={"job_id": job.id, "error": str(exc)},
                 )
-            return
-        decision: FailureDecision
-        if outcome.permanent:
-            decision = DeadLetter(truncate_error(outcome.error))
-        else:
-            decision = decide_failure(
-                attempts=job.attempts,
-                max_attempts=self.config.max_attempts,
-                error=outcome.error,
-                schedule=self.config.backoff,
-                jitter_unit=self._rng.random(),
-                retry_after=outcome.retry_after,
-            )
+            return None
+        decision = decide_failure(
+            attempts=job.attempts,
+            max_attempts=self.config.max_attempts,
+            error=outcome.error,
+            schedule=self.config.backoff,
+            jitter_unit=self._rng.random(),
+            max_retry_after=self.config.max_retry_after,
+            retry_after=outcome.retry_after,
+            permanent=outcome.permanent,
+        )
         try:
             if isinstance(decision, DeadLetter):
                 held = await self.store.dead_letter(self.owner, job, decision.error)
@@ -290,9 +307,11 @@ class Worker:
                 "could not record a failure; the janitor will recover the job",
                 extra={"job_id": job.id, "error": str(exc)},
             )
-            return
+            return None
         if not held:
             log.warning("job was taken back before it failed", extra={"job_id": job.id})
+            return None
+        return decision
 
     async def _complete_loop(self) -> None:
         while True:
