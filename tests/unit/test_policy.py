@@ -4,9 +4,11 @@ import pytest
 
 from botgateway.queue.policy import (
     DeadLetter,
+    HandBack,
     RetryLater,
     backoff_delay,
     decide_failure,
+    decide_interrupted,
     truncate_error,
     with_jitter,
 )
@@ -101,3 +103,21 @@ def test_last_error_is_cut_to_4096_characters() -> None:
     decision = fail(1, "y" * 5000)
     assert isinstance(decision, RetryLater)
     assert len(decision.error) == 4096
+
+
+def test_an_attempt_cut_off_by_our_shutdown_is_given_back_even_the_last() -> None:
+    """A rolling deploy never spends an attempt, so it can never dead-letter a healthy job."""
+    for attempts in (1, 5, 9):
+        decision = decide_interrupted(attempts=attempts, max_attempts=5, running_alone=False)
+        assert decision == HandBack(charge=False)
+
+
+def test_a_job_cut_off_again_while_running_alone_is_charged_and_ends_dead() -> None:
+    """Running alone means it was cut off before: the stops may be its doing (a job that makes
+    its pod restart each time), so its attempts count and run out, as for a crashing job."""
+    assert decide_interrupted(attempts=4, max_attempts=5, running_alone=True) == HandBack(
+        charge=True
+    )
+    dead = decide_interrupted(attempts=5, max_attempts=5, running_alone=True)
+    assert isinstance(dead, DeadLetter)
+    assert "attempt 5 of 5" in dead.error

@@ -21,8 +21,11 @@ from .policy import (
     ClaimIsolated,
     DeadLetter,
     FailureDecision,
+    HandBack,
+    InterruptionDecision,
     WaitForSlot,
     decide_failure,
+    decide_interrupted,
     plan_claim,
     truncate_error,
 )
@@ -133,6 +136,8 @@ class Worker:
         self._observer = observer
         self._rng = rng or random.Random()
         self._running: dict[int, tuple[Job, asyncio.Task[None]]] = {}
+        self._started_at: dict[int, float] = {}
+        """When each running job's handler started (perf_counter), for the shutdown's log."""
         self._to_complete: list[Job] = []
         self._completing = 0
         """Jobs in the completion statement now running: they still take a slot (backpressure)."""
@@ -253,6 +258,7 @@ class Worker:
     def _start(self, job: Job) -> None:
         task = asyncio.create_task(self._run_job(job))
         self._running[job.id] = (job, task)
+        self._started_at[job.id] = time.perf_counter()
 
     async def _run_job(self, job: Job) -> None:
         started = time.perf_counter()
@@ -265,6 +271,7 @@ class Worker:
             decision = await self._settle(job, outcome)
         finally:
             self._running.pop(job.id, None)
+            self._started_at.pop(job.id, None)
             if self._isolated == job.id:
                 self._isolated = None
             self._slot_free.set()
@@ -378,16 +385,64 @@ class Worker:
         tasks = [task for _, task in self._running.values()]
         if tasks:
             await asyncio.wait(tasks, timeout=self.config.shutdown_grace.total_seconds())
-        leftovers = [job for job, _ in self._running.values()]
+        now = time.perf_counter()
+        cut_off = [
+            (job, now - self._started_at[job.id], self._decide_interrupted(job))
+            for job, _ in self._running.values()
+        ]
         for _, task in list(self._running.values()):
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
-        if leftovers:
-            try:
-                await self.store.release(self.owner, [j.held for j in leftovers], started=True)
-            except QueueError as exc:
-                log.warning("could not hand jobs back", extra={"error": str(exc)})
+        try:
+            for charge in (False, True):
+                await self._hand_back(
+                    [(job, ran_s) for job, ran_s, d in cut_off if d == HandBack(charge)], charge
+                )
+            for job, ran_s, d in cut_off:
+                if isinstance(d, DeadLetter):
+                    await self._dead_letter_interrupted(job, ran_s, d)
+        except QueueError as exc:
+            log.warning(
+                "could not hand interrupted jobs back; the janitor will recover them",
+                extra={"job_ids": [job.id for job, _, _ in cut_off], "error": str(exc)},
+            )
+
+    def _decide_interrupted(self, job: Job) -> InterruptionDecision:
+        return decide_interrupted(
+            attempts=job.attempts,
+            max_attempts=self.config.max_attempts,
+            running_alone=job.id == self._isolated,
+        )
+
+    async def _hand_back(self, cut_off: list[tuple[Job, float]], charge: bool) -> None:
+        """Release jobs the shutdown grace cut off (`policy.decide_interrupted`), and say so."""
+        if not cut_off:
+            return
+        held = await self.store.release(
+            self.owner, [job.held for job, _ in cut_off], charge=charge, isolate=True
+        )
+        for job, ran_s in cut_off:
+            if job.id not in held:
+                continue  # settled or taken back meanwhile: nothing of it was cut off
+            log.warning(
+                "job interrupted by the shutdown after %.1fs; handed back, %s",
+                ran_s,
+                "its attempt counts (it ran alone)" if charge else "its attempt given back",
+                extra={
+                    "job_id": job.id,
+                    "bot": job.bot_slug,
+                    "update_id": job.update_id,
+                    "attempt": job.attempts,
+                    "ran_s": round(ran_s, 3),
+                    "attempt_charged": charge,
+                },
+            )
+
+    async def _dead_letter_interrupted(self, job: Job, ran_s: float, decision: DeadLetter) -> None:
+        held = await self.store.dead_letter(self.owner, job, decision.error)
+        if held and self._observer is not None:
+            self._observer(Finished(job, Failed(decision.error), decision, ran_s))
 
 
 async def _first_of(*awaitables: Awaitable[object]) -> None:
