@@ -426,9 +426,9 @@ class Worker:
             if job.id not in held:
                 continue  # settled or taken back meanwhile: nothing of it was cut off
             log.warning(
-                "job interrupted by the shutdown after %.1fs; handed back, %s",
+                "job interrupted by the shutdown after %.1fs; back in the queue, %s",
                 ran_s,
-                "its attempt counts (it ran alone)" if charge else "its attempt given back",
+                "this attempt counted (it ran alone)" if charge else "this attempt not counted",
                 extra={
                     "job_id": job.id,
                     "bot": job.bot_slug,
