@@ -218,7 +218,7 @@ def _log_job(finished: Finished, *, success_level: int) -> None:
     if outcome.retry_after is not None:
         fields["retry_after_s"] = outcome.retry_after.total_seconds()
     if decision is None:
-        log.warning("job failed; the failure was not recorded (see the line before)", extra=fields)
+        log.warning("job failed; the failure was not recorded (the worker said why)", extra=fields)
     elif isinstance(decision, DeadLetter):
         fields["reason"] = "permanent" if decision.permanent else "attempts_used"
         log.error("job dead-lettered", extra=fields)
@@ -230,7 +230,7 @@ def _log_job(finished: Finished, *, success_level: int) -> None:
             log.warning("job failed; will retry at %s", fields["retry_at"], extra=fields)
             return
         log.warning(
-            "job failed; will retry at %s: the Retry-After asked for %gs, capped by "
+            "job failed; will retry at %s: the Retry-After asked for %.0fs, capped by "
             "QUEUE_MAX_RETRY_AFTER",
             fields["retry_at"],
             decision.capped_retry_after.total_seconds(),
