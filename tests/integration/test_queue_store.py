@@ -129,7 +129,7 @@ async def test_lost_lease_makes_complete_and_fail_change_nothing(store: Store, r
     assert not await store.retry("worker-a", stale, timedelta(0), "late failure")
     assert not await store.dead_letter("worker-a", stale, "late failure")
     assert await store.heartbeat("worker-a", [stale.id], LEASE) == set()
-    assert await store.release("worker-a", [stale.held], started=True) == set()
+    assert await store.release("worker-a", [stale.held], charge=True) == set()
     row = await rows.job(fresh.id)
     assert (row["status"], row["lease_owner"], row["last_error"]) == ("running", "worker-b", None)
 
@@ -161,13 +161,20 @@ async def test_retry_schedules_the_job_after_the_delay(store: Store, rows: Rows)
     assert await store.claim("w", 1, LEASE) == []
 
 
-async def test_release_gives_unstarted_jobs_their_attempt_back(store: Store, rows: Rows) -> None:
-    await store.enqueue_many([update(1), update(2)])
-    jobs = await store.claim("w", 2, LEASE)
-    await store.release("w", [jobs[0].held], started=False)
-    await store.release("w", [jobs[1].held], started=True)
-    attempts = await rows.fetch("SELECT update_id, status, attempts FROM gateway_jobs ORDER BY 1")
-    assert [tuple(r) for r in attempts] == [(1, "pending", 0), (2, "pending", 1)]
+async def test_release_gives_the_attempt_back_unless_charged(store: Store, rows: Rows) -> None:
+    await store.enqueue_many([update(1), update(2), update(3)])
+    jobs = await store.claim("w", 3, LEASE)
+    assert await store.release("w", [jobs[0].held], charge=False) == {jobs[0].id}
+    await store.release("w", [jobs[1].held], charge=True)
+    await store.release("w", [jobs[2].held], charge=False, isolate=True)
+    found = await rows.fetch(
+        "SELECT update_id, status, attempts, isolated FROM gateway_jobs ORDER BY 1"
+    )
+    assert [tuple(r) for r in found] == [
+        (1, "pending", 0, False),
+        (2, "pending", 1, False),
+        (3, "pending", 0, True),
+    ]
 
 
 async def test_requeue_dead_gives_fresh_attempts(store: Store, rows: Rows) -> None:

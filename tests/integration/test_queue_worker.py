@@ -3,6 +3,7 @@
 import asyncio
 import collections
 import json
+import logging
 import time
 from collections.abc import Sequence
 from datetime import timedelta
@@ -176,7 +177,12 @@ async def test_permanent_failure_is_dead_at_once(store: Store, rows: Rows) -> No
     assert await rows.value("SELECT attempts FROM gateway_jobs") == 1
 
 
-async def test_stop_hands_back_jobs_that_outlive_the_grace(store: Store, rows: Rows) -> None:
+async def test_stop_hands_back_jobs_that_outlive_the_grace_with_their_attempt(
+    store: Store, rows: Rows, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A rolling deploy cuts off a healthy job: it is due again at once, its attempt given
+    back, and the log says so (issue 12: before, nothing was logged and the attempt counted)."""
+    caplog.set_level(logging.WARNING, logger="botgateway.queue")
     await store.enqueue_many(jobs(3))
     started = asyncio.Event()
     never = asyncio.Event()
@@ -195,9 +201,55 @@ async def test_stop_hands_back_jobs_that_outlive_the_grace(store: Store, rows: R
     await eventually(lambda: rows.count("done"), lambda n: n == 1)
     stop.set()
     await asyncio.wait_for(task, timeout=5)
-    left = await rows.fetch("SELECT status, lease_owner FROM gateway_jobs WHERE update_id > 1")
-    assert [tuple(r) for r in left] == [("pending", None), ("pending", None)]
+    left = await rows.fetch(
+        "SELECT id, status, lease_owner, attempts, next_retry_at <= now() AS due"
+        " FROM gateway_jobs WHERE update_id > 1 ORDER BY id"
+    )
+    assert [tuple(r)[1:] for r in left] == [("pending", None, 0, True)] * 2
     assert await rows.count("running") == 0
+    said = [r for r in caplog.records if r.getMessage().startswith("job interrupted by")]
+    assert sorted(r.job_id for r in said) == [r["id"] for r in left]  # type: ignore[attr-defined]
+    assert all(r.ran_s >= 0.2 and not r.attempt_charged for r in said)  # type: ignore[attr-defined]
+
+
+async def _cut_off_while_running_alone(store: Store, rows: Rows, max_attempts: int) -> int:
+    """One job, isolated (as if cut off before), blocks past the grace of a worker that
+    claimed it alone; returns its id once that worker stopped."""
+    await store.enqueue_many(jobs(1))
+    await rows.execute("UPDATE gateway_jobs SET isolated = true")
+    started = asyncio.Event()
+
+    async def hangs(job: Job) -> Outcome:
+        started.set()
+        await asyncio.Event().wait()
+        return Succeeded()
+
+    config = WorkerConfig(
+        shutdown_grace=timedelta(milliseconds=100),
+        poll_interval=timedelta(milliseconds=50),
+        max_attempts=max_attempts,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(Worker(store, hangs, config).run(stop))
+    await asyncio.wait_for(started.wait(), timeout=5)
+    stop.set()
+    await asyncio.wait_for(task, timeout=5)
+    return int(await rows.value("SELECT id FROM gateway_jobs"))
+
+
+async def test_a_job_cut_off_again_while_running_alone_spends_its_attempt(
+    store: Store, rows: Rows
+) -> None:
+    job_id = await _cut_off_while_running_alone(store, rows, max_attempts=5)
+    row = await rows.job(job_id)
+    assert (row["status"], row["attempts"], row["isolated"]) == ("pending", 1, True)
+
+
+async def test_a_job_that_keeps_stopping_its_worker_ends_dead(store: Store, rows: Rows) -> None:
+    job_id = await _cut_off_while_running_alone(store, rows, max_attempts=1)
+    row = await rows.job(job_id)
+    assert (row["status"], row["attempts"]) == ("dead", 1)
+    assert "interrupted by a shutdown while running alone" in row["last_error"]
 
 
 async def test_deferred_job_waits_without_spending_an_attempt(store: Store, rows: Rows) -> None:

@@ -1,6 +1,7 @@
 """The forward handler against a local backend: status rules, retries and Retry-After."""
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 import pytest
@@ -36,16 +37,21 @@ async def run_one(
     *answers: Answer,
     expect: str,
     timeout: float = 5.0,
+    **overrides: object,
 ) -> dict[str, object]:
     from tests.support.service import wait_until
 
     backend.script(*answers)
-    settings = settings_for(database_url, forward_bot("fw", backend.url, timeout=timeout))
+    settings = settings_for(
+        database_url, forward_bot("fw", backend.url, timeout=timeout), **overrides
+    )
     svc: RunningService
     async with running(settings) as svc:
         assert (await post(http, f"{svc.url}/webhook/fw", text_update(5, 42))).status == 200
         await wait_until(lambda: settled(database_url, 5, expect), message=f"job {expect}")
-    return await job_row(database_url, 5)
+        async with http.get(f"{svc.url}/metrics") as answer:
+            metrics = await answer.text()
+    return {**await job_row(database_url, 5), "metrics": metrics}
 
 
 async def test_2xx_is_done_and_carries_the_headers(
@@ -134,3 +140,76 @@ async def test_connection_refused_is_retried(database_url: str) -> None:
     job = await job_row(database_url, 5)
     assert job["attempts"] == 2
     assert "unreachable" in str(job["last_error"])
+
+
+A_YEAR_AHEAD = "Wed, 01 Dec 2027 00:00:00 GMT"
+JobLines = Callable[[object], list[logging.LogRecord]]
+
+
+@pytest.fixture
+def job_lines(caplog: pytest.LogCaptureFixture) -> JobLines:
+    """What botgateway logged about one job, by its id."""
+    caplog.set_level(logging.INFO, logger="botgateway")
+    return lambda job_id: [r for r in caplog.records if getattr(r, "job_id", None) == job_id]
+
+
+async def test_a_retry_after_a_year_ahead_is_capped_and_logged(
+    database_url: str, backend: Backend, http: aiohttp.ClientSession, job_lines: JobLines
+) -> None:
+    """QUEUE_MAX_RETRY_AFTER (1h by default) bounds what a backend can ask for."""
+    from tests.support.service import wait_until
+
+    backend.script(Answer(503, headers={"Retry-After": A_YEAR_AHEAD}))
+    settings = settings_for(database_url, forward_bot("fw", backend.url))
+    async with running(settings) as svc:
+        assert (await post(http, f"{svc.url}/webhook/fw", text_update(5, 42))).status == 200
+        await wait_until(lambda: _has_failed_once(database_url), message="the first attempt failed")
+    [(job_id, waits)] = await rows(
+        database_url,
+        "SELECT id, extract(epoch FROM next_retry_at - now())::float8 FROM gateway_jobs",
+    )
+    assert 3500 < waits <= 3600, f"the job waits {waits:.0f}s, not the capped hour"
+    [capped] = job_lines(job_id)
+    assert capped.levelno == logging.WARNING
+    assert "capped by QUEUE_MAX_RETRY_AFTER" in capped.getMessage()
+    assert capped.retry_after_s > 3600 * 24 * 300  # type: ignore[attr-defined]
+    assert capped.retry_in_s == 3600  # type: ignore[attr-defined]
+
+
+async def _has_failed_once(database_url: str) -> bool:
+    job = await job_row(database_url, 5)
+    return job.get("status") == "pending" and job.get("last_error") is not None
+
+
+async def test_the_last_attempt_logs_a_dead_lettering_not_a_retry(
+    database_url: str, backend: Backend, http: aiohttp.ClientSession, job_lines: JobLines
+) -> None:
+    job = await run_one(
+        database_url, backend, http, Answer(503), Answer(503), expect="dead", max_attempts=2
+    )
+    assert job["attempts"] == 2
+    lines = job_lines(job["id"])
+    assert [(r.attempt, r.levelno) for r in lines] == [  # type: ignore[attr-defined]
+        (1, logging.WARNING),
+        (2, logging.ERROR),
+    ]
+    retry, dead = lines
+    assert retry.getMessage().startswith("job failed; will retry at ")
+    assert dead.getMessage() == "job dead-lettered"
+    assert (dead.bot, dead.reason) == ("fw", "attempts_used")  # type: ignore[attr-defined]
+    assert "HTTP 503" in dead.error  # type: ignore[attr-defined]
+    assert 'botgateway_jobs_dead_lettered_total{bot="fw",reason="attempts_used"} 1.0' in str(
+        job["metrics"]
+    )
+
+
+async def test_a_permanent_failure_logs_a_dead_lettering(
+    database_url: str, backend: Backend, http: aiohttp.ClientSession, job_lines: JobLines
+) -> None:
+    job = await run_one(database_url, backend, http, Answer(404), expect="dead")
+    [dead] = job_lines(job["id"])
+    assert (dead.getMessage(), dead.levelno) == ("job dead-lettered", logging.ERROR)
+    assert dead.reason == "permanent"  # type: ignore[attr-defined]
+    assert 'botgateway_jobs_dead_lettered_total{bot="fw",reason="permanent"} 1.0' in str(
+        job["metrics"]
+    )

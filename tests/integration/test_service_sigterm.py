@@ -100,3 +100,6 @@ async def test_sigterm_hands_back_jobs_that_outlive_the_grace(
         stuck.set()
     assert await count(database_url, "status = 'pending'") == 2
     assert await count(database_url, "status = 'running'") == 0
+    # our shutdown is not the jobs' fault: their attempts are given back, and the log says so
+    assert await count(database_url, "attempts = 0 AND isolated") == 2
+    assert serve.log.count("job interrupted by the shutdown after") == 2, serve.log

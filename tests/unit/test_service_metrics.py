@@ -1,9 +1,19 @@
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from botgateway.contract.janitor import JanitorResult
-from botgateway.queue import Failed, JanitorRound, Job, QueueStats, StatusCount, Succeeded
+from botgateway.queue import (
+    DeadLetter,
+    Failed,
+    Finished,
+    JanitorRound,
+    Job,
+    QueueStats,
+    RetryLater,
+    StatusCount,
+    Succeeded,
+)
 from botgateway.service.metrics import Metrics
 
 pytestmark = pytest.mark.unit
@@ -17,8 +27,9 @@ def test_everything_the_issue_asks_for_is_exposed() -> None:
     metrics = Metrics()
     metrics.request("support", 200)
     metrics.request("support", 401)
-    metrics.job_finished(job(), Succeeded(), 0.02)
-    metrics.job_finished(job(), Failed("x", permanent=True), 0.5)
+    metrics.job_finished(Finished(job(), Succeeded(), None, 0.02))
+    permanent = Failed("x", permanent=True)
+    metrics.job_finished(Finished(job(), permanent, DeadLetter("x", permanent=True), 0.5))
     metrics.janitor_round(JanitorResult(ran=True, purged=3, recovered=2, dead_lettered=1))
     metrics.janitor_round(JanitorResult(ran=False))
     metrics.queue_read(
@@ -86,3 +97,14 @@ def test_the_last_janitor_round_of_each_runner_is_a_gauge() -> None:
     assert 'botgateway_janitor_last_round_duration_seconds{runner="loop"} 0.25' in (
         metrics.render().decode()
     )
+
+
+def test_dead_letterings_are_counted_by_bot_and_reason_and_retries_are_not() -> None:
+    metrics = Metrics()
+    metrics.job_finished(Finished(job(), Failed("x"), RetryLater(timedelta(1), "x"), 0.1))
+    metrics.job_finished(Finished(job(), Failed("x"), DeadLetter("x"), 0.1))
+    metrics.job_finished(Finished(job(), Failed("x"), DeadLetter("x"), 0.1))
+    metrics.job_finished(Finished(job(), Failed("x"), None, 0.1))  # not recorded: no fate yet
+    text = metrics.render().decode()
+    assert 'botgateway_jobs_dead_lettered_total{bot="support",reason="attempts_used"} 2.0' in text
+    assert 'reason="permanent"' not in text

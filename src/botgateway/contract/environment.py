@@ -14,6 +14,7 @@ from botgateway.queue.environment import (
     QUEUE_DONE_RETENTION,
     QUEUE_JANITOR_INTERVAL,
     QUEUE_MAX_ATTEMPTS,
+    QUEUE_MAX_RETRY_AFTER,
     QUEUE_STUCK_TIMEOUT,
     QUEUE_VARIABLES,
     TEXT,
@@ -29,8 +30,8 @@ LOG_LEVEL = EnvVar(
     "LOG_LEVEL",
     choice("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", fold=str.upper),
     "INFO",
-    "Each finished job is logged at `DEBUG` (failures at `WARNING`); `botgateway dev` logs "
-    "every job at `INFO`.",
+    "Each finished job is logged at `DEBUG` (retries at `WARNING`, dead-letterings at `ERROR`); "
+    "`botgateway dev` logs every job at `INFO`.",
     EVERY_COMMAND,
 )
 LOG_FORMAT = EnvVar(
@@ -190,6 +191,7 @@ __all__ = [
     "QUEUE_DONE_RETENTION",
     "QUEUE_JANITOR_INTERVAL",
     "QUEUE_MAX_ATTEMPTS",
+    "QUEUE_MAX_RETRY_AFTER",
     "QUEUE_STUCK_TIMEOUT",
     "EnvVar",
 ]

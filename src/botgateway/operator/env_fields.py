@@ -12,6 +12,7 @@ from botgateway.contract.environment import (
     LOG_LEVEL,
     QUEUE_DONE_RETENTION,
     QUEUE_MAX_ATTEMPTS,
+    QUEUE_MAX_RETRY_AFTER,
     QUEUE_STUCK_TIMEOUT,
     TELEGRAM_API_BASE,
     WORKER_CONCURRENCY,
@@ -43,6 +44,7 @@ class EnvField:
 ENV_FIELDS: tuple[EnvField, ...] = (
     EnvField(("worker", "concurrency"), WORKER_CONCURRENCY),
     EnvField(("worker", "maxAttempts"), QUEUE_MAX_ATTEMPTS),
+    EnvField(("worker", "maxRetryAfter"), QUEUE_MAX_RETRY_AFTER),
     EnvField(("janitor", "doneRetention"), QUEUE_DONE_RETENTION),
     EnvField(("janitor", "stuckTimeout"), QUEUE_STUCK_TIMEOUT),
     EnvField(("telegramApiBase",), TELEGRAM_API_BASE, defaulted=False),

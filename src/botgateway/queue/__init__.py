@@ -5,16 +5,29 @@ service, janitor and operator build on this package; it imports none of them.
 
 from .errors import DatabaseUnavailable, MigrationError, QueueError, SchemaMissing, SettingsError
 from .jobs import STATUSES, JanitorRound, Job, JobSummary, NewJob, QueueStats, StatusCount
+from .policy import DeadLetter, FailureDecision, RetryLater
 from .settings import QueueSettings
 from .store import JANITOR_LOCK, Store, redact
-from .worker import Deferred, Failed, JobHandler, Outcome, Succeeded, Worker, WorkerConfig
+from .worker import (
+    Deferred,
+    Failed,
+    Finished,
+    JobHandler,
+    Outcome,
+    Succeeded,
+    Worker,
+    WorkerConfig,
+)
 
 __all__ = [
     "JANITOR_LOCK",
     "STATUSES",
     "DatabaseUnavailable",
+    "DeadLetter",
     "Deferred",
     "Failed",
+    "FailureDecision",
+    "Finished",
     "JanitorRound",
     "Job",
     "JobHandler",
@@ -25,6 +38,7 @@ __all__ = [
     "QueueError",
     "QueueSettings",
     "QueueStats",
+    "RetryLater",
     "SchemaMissing",
     "SettingsError",
     "StatusCount",

@@ -186,6 +186,14 @@ QUEUE_BACKOFF = EnvVar(
     "Delays between attempts, comma-separated; the last one repeats. ±10% jitter is added.",
     frozenset({"serve", "dev", "janitor"}),
 )
+QUEUE_MAX_RETRY_AFTER = EnvVar(
+    "QUEUE_MAX_RETRY_AFTER",
+    duration(positive=True),
+    "1h",
+    "Longest wait a backend's or Telegram's `Retry-After` can impose before the next attempt; "
+    "a longer one is cut to this and logged. The default matches the backoff's longest step.",
+    frozenset({"serve", "dev", "janitor"}),
+)
 
 QUEUE_VARIABLES: tuple[EnvVar[Any], ...] = (
     DATABASE_URL,
@@ -194,4 +202,5 @@ QUEUE_VARIABLES: tuple[EnvVar[Any], ...] = (
     QUEUE_JANITOR_INTERVAL,
     QUEUE_MAX_ATTEMPTS,
     QUEUE_BACKOFF,
+    QUEUE_MAX_RETRY_AFTER,
 )

@@ -1,5 +1,5 @@
-"""Pure queue decisions: backoff, jitter, fail-or-dead, recover-or-dead, what to claim next.
-No I/O, no clock."""
+"""Pure queue decisions: backoff, jitter, fail-or-dead, recover-or-dead, interrupted by our
+shutdown, what to claim next. No I/O, no clock."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,11 +13,15 @@ JITTER_FRACTION = 0.10
 class RetryLater:
     delay: timedelta
     error: str
+    capped_retry_after: timedelta | None = None
+    """The other side's `Retry-After` when it asked for more than the cap, which `delay` is."""
 
 
 @dataclass(frozen=True)
 class DeadLetter:
     error: str
+    permanent: bool = False
+    """No retry could help (else: the last attempt failed)."""
 
 
 FailureDecision = RetryLater | DeadLetter
@@ -51,20 +55,58 @@ def decide_failure(
     error: str,
     schedule: Sequence[timedelta],
     jitter_unit: float,
+    max_retry_after: timedelta,
     retry_after: timedelta | None = None,
+    permanent: bool = False,
 ) -> FailureDecision:
     """What happens to a job whose attempt number `attempts` failed.
 
-    At `max_attempts` it is dead; otherwise it waits out the jittered backoff, or the
-    `retry_after` the other side asked for when that is longer.
+    A permanent failure is dead at once, and so is a job at `max_attempts`; otherwise it waits
+    out the jittered backoff, or the `retry_after` the other side asked for when that is
+    longer. That wait is capped at `max_retry_after`: a backend answering with a date a year
+    ahead must not park the job past every retention window (the backoff itself is never cut).
     """
     message = truncate_error(error)
-    if attempts >= max_attempts:
-        return DeadLetter(message)
+    if permanent or attempts >= max_attempts:
+        return DeadLetter(message, permanent=permanent)
     delay = with_jitter(backoff_delay(attempts, schedule), jitter_unit)
-    if retry_after is not None and retry_after > delay:
-        delay = retry_after
-    return RetryLater(delay, message)
+    if retry_after is None or retry_after <= delay:
+        return RetryLater(delay, message)
+    if retry_after > max_retry_after:
+        return RetryLater(max(max_retry_after, delay), message, capped_retry_after=retry_after)
+    return RetryLater(retry_after, message)
+
+
+@dataclass(frozen=True)
+class HandBack:
+    """Back to pending, due at once and isolated (it runs alone next time)."""
+
+    charge: bool
+    """The interrupted attempt counts towards max_attempts (else it is given back)."""
+
+
+InterruptionDecision = HandBack | DeadLetter
+
+
+def decide_interrupted(
+    *, attempts: int, max_attempts: int, running_alone: bool
+) -> InterruptionDecision:
+    """What happens to a job still running when our own shutdown grace ran out.
+
+    Our shutdown is not the job's fault, so a rolling deploy must not spend its attempts: the
+    attempt is given back. But a job that gets its pod stopped every time (say it starves the
+    liveness probe) would then loop for ever, so the job is isolated, like one the janitor
+    took back from a lost worker. Interrupted again while running alone, the stop may well be
+    its doing: then the attempt counts, and at `max_attempts` the job is dead, the bound the
+    janitor keeps for jobs that crash their worker. One shutdown never charges a job."""
+    if not running_alone:
+        return HandBack(charge=False)
+    if attempts >= max_attempts:
+        return DeadLetter(
+            f"interrupted by a shutdown while running alone on attempt {attempts} of "
+            f"{max_attempts}, as before; no attempts left"
+        )
+    return HandBack(charge=True)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from .environment import (
     QUEUE_DONE_RETENTION,
     QUEUE_JANITOR_INTERVAL,
     QUEUE_MAX_ATTEMPTS,
+    QUEUE_MAX_RETRY_AFTER,
     QUEUE_STUCK_TIMEOUT,
 )
 
@@ -23,6 +24,7 @@ class QueueSettings:
     janitor_interval: timedelta = QUEUE_JANITOR_INTERVAL.value
     max_attempts: int = QUEUE_MAX_ATTEMPTS.value
     backoff: tuple[timedelta, ...] = field(default=QUEUE_BACKOFF.value)
+    max_retry_after: timedelta = QUEUE_MAX_RETRY_AFTER.value
 
     @property
     def heartbeat_interval(self) -> timedelta:
@@ -41,4 +43,5 @@ class QueueSettings:
             janitor_interval=QUEUE_JANITOR_INTERVAL.read(env),
             max_attempts=QUEUE_MAX_ATTEMPTS.read(env),
             backoff=QUEUE_BACKOFF.read(env),
+            max_retry_after=QUEUE_MAX_RETRY_AFTER.read(env),
         )

@@ -289,15 +289,26 @@ class Store:
         return row is not None
 
     async def release(
-        self, owner: str, held: Sequence[tuple[int, int]], *, started: bool
+        self,
+        owner: str,
+        held: Sequence[tuple[int, int]],
+        *,
+        charge: bool,
+        isolate: bool = False,
     ) -> set[int]:
-        """Hand held jobs back as pending. Jobs that never started get their attempt back."""
+        """Hand held jobs back as pending, due now; returns the ids handed back. Without
+        `charge` the attempt is given back; `isolate` makes them run alone next time."""
         if not held:
             return set()
-        refund = 0 if started else 1
+        refund = 0 if charge else 1
         with _translated("release"):
             rows = await self._pool.fetch(
-                query("release"), [h[0] for h in held], [h[1] for h in held], owner, refund
+                query("release"),
+                [h[0] for h in held],
+                [h[1] for h in held],
+                owner,
+                refund,
+                isolate,
             )
         return {r["id"] for r in rows}
 

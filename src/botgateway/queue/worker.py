@@ -21,8 +21,11 @@ from .policy import (
     ClaimIsolated,
     DeadLetter,
     FailureDecision,
+    HandBack,
+    InterruptionDecision,
     WaitForSlot,
     decide_failure,
+    decide_interrupted,
     plan_claim,
     truncate_error,
 )
@@ -59,7 +62,21 @@ class Deferred:
 
 Outcome = Succeeded | Failed | Deferred
 JobHandler = Callable[[Job], Awaitable[Outcome]]
-JobObserver = Callable[[Job, Outcome, float], None]
+
+
+@dataclass(frozen=True)
+class Finished:
+    """One attempt as the worker settled it, for its observer (logs and metrics)."""
+
+    job: Job
+    outcome: Outcome
+    decision: FailureDecision | None
+    """For a failure, what the worker recorded: retry later or dead. None for a success or a
+    deferral, and for a failure that could not be recorded (the janitor recovers that job)."""
+    seconds: float
+
+
+JobObserver = Callable[[Finished], None]
 
 
 def default_owner() -> str:
@@ -78,6 +95,7 @@ class WorkerConfig:
     shutdown_grace: timedelta = timedelta(seconds=20)
     max_attempts: int = 5
     backoff: tuple[timedelta, ...] = _QUEUE_DEFAULTS.backoff
+    max_retry_after: timedelta = _QUEUE_DEFAULTS.max_retry_after
     lease: timedelta = _QUEUE_DEFAULTS.stuck_timeout
     heartbeat_interval: timedelta = _QUEUE_DEFAULTS.heartbeat_interval
     listen: bool = True
@@ -91,6 +109,7 @@ class WorkerConfig:
         base = cls(
             max_attempts=settings.max_attempts,
             backoff=settings.backoff,
+            max_retry_after=settings.max_retry_after,
             lease=settings.stuck_timeout,
             heartbeat_interval=settings.heartbeat_interval,
         )
@@ -117,6 +136,8 @@ class Worker:
         self._observer = observer
         self._rng = rng or random.Random()
         self._running: dict[int, tuple[Job, asyncio.Task[None]]] = {}
+        self._started_at: dict[int, float] = {}
+        """When each running job's handler started (perf_counter), for the shutdown's log."""
         self._to_complete: list[Job] = []
         self._completing = 0
         """Jobs in the completion statement now running: they still take a slot (backpressure)."""
@@ -237,6 +258,7 @@ class Worker:
     def _start(self, job: Job) -> None:
         task = asyncio.create_task(self._run_job(job))
         self._running[job.id] = (job, task)
+        self._started_at[job.id] = time.perf_counter()
 
     async def _run_job(self, job: Job) -> None:
         started = time.perf_counter()
@@ -244,21 +266,25 @@ class Worker:
             outcome = await self.handler(job)
         except Exception as exc:  # a handler bug must fail the job, not the worker
             outcome = Failed(truncate_error(f"{type(exc).__name__}: {exc}"))
+        decision = None
         try:
-            await self._settle(job, outcome)
+            decision = await self._settle(job, outcome)
         finally:
             self._running.pop(job.id, None)
+            self._started_at.pop(job.id, None)
             if self._isolated == job.id:
                 self._isolated = None
             self._slot_free.set()
             if self._observer is not None:
-                self._observer(job, outcome, time.perf_counter() - started)
+                seconds = time.perf_counter() - started
+                self._observer(Finished(job, outcome, decision, seconds))
 
-    async def _settle(self, job: Job, outcome: Outcome) -> None:
+    async def _settle(self, job: Job, outcome: Outcome) -> FailureDecision | None:
+        """Record the outcome; for a failure, the decision recorded (None: not recorded)."""
         if isinstance(outcome, Succeeded):
             self._to_complete.append(job)
             self._completion_ready.set()
-            return
+            return None
         if isinstance(outcome, Deferred):
             try:
                 await self.store.defer(self.owner, job, outcome.delay)
@@ -267,19 +293,17 @@ class Worker:
                     "could not defer a job; the janitor will recover it",
                     extra={"job_id": job.id, "error": str(exc)},
                 )
-            return
-        decision: FailureDecision
-        if outcome.permanent:
-            decision = DeadLetter(truncate_error(outcome.error))
-        else:
-            decision = decide_failure(
-                attempts=job.attempts,
-                max_attempts=self.config.max_attempts,
-                error=outcome.error,
-                schedule=self.config.backoff,
-                jitter_unit=self._rng.random(),
-                retry_after=outcome.retry_after,
-            )
+            return None
+        decision = decide_failure(
+            attempts=job.attempts,
+            max_attempts=self.config.max_attempts,
+            error=outcome.error,
+            schedule=self.config.backoff,
+            jitter_unit=self._rng.random(),
+            max_retry_after=self.config.max_retry_after,
+            retry_after=outcome.retry_after,
+            permanent=outcome.permanent,
+        )
         try:
             if isinstance(decision, DeadLetter):
                 held = await self.store.dead_letter(self.owner, job, decision.error)
@@ -290,9 +314,11 @@ class Worker:
                 "could not record a failure; the janitor will recover the job",
                 extra={"job_id": job.id, "error": str(exc)},
             )
-            return
+            return None
         if not held:
             log.warning("job was taken back before it failed", extra={"job_id": job.id})
+            return None
+        return decision
 
     async def _complete_loop(self) -> None:
         while True:
@@ -359,16 +385,64 @@ class Worker:
         tasks = [task for _, task in self._running.values()]
         if tasks:
             await asyncio.wait(tasks, timeout=self.config.shutdown_grace.total_seconds())
-        leftovers = [job for job, _ in self._running.values()]
+        now = time.perf_counter()
+        cut_off = [
+            (job, now - self._started_at[job.id], self._decide_interrupted(job))
+            for job, _ in self._running.values()
+        ]
         for _, task in list(self._running.values()):
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
-        if leftovers:
-            try:
-                await self.store.release(self.owner, [j.held for j in leftovers], started=True)
-            except QueueError as exc:
-                log.warning("could not hand jobs back", extra={"error": str(exc)})
+        try:
+            for charge in (False, True):
+                await self._hand_back(
+                    [(job, ran_s) for job, ran_s, d in cut_off if d == HandBack(charge)], charge
+                )
+            for job, ran_s, d in cut_off:
+                if isinstance(d, DeadLetter):
+                    await self._dead_letter_interrupted(job, ran_s, d)
+        except QueueError as exc:
+            log.warning(
+                "could not hand interrupted jobs back; the janitor will recover them",
+                extra={"job_ids": [job.id for job, _, _ in cut_off], "error": str(exc)},
+            )
+
+    def _decide_interrupted(self, job: Job) -> InterruptionDecision:
+        return decide_interrupted(
+            attempts=job.attempts,
+            max_attempts=self.config.max_attempts,
+            running_alone=job.id == self._isolated,
+        )
+
+    async def _hand_back(self, cut_off: list[tuple[Job, float]], charge: bool) -> None:
+        """Release jobs the shutdown grace cut off (`policy.decide_interrupted`), and say so."""
+        if not cut_off:
+            return
+        held = await self.store.release(
+            self.owner, [job.held for job, _ in cut_off], charge=charge, isolate=True
+        )
+        for job, ran_s in cut_off:
+            if job.id not in held:
+                continue  # settled or taken back meanwhile: nothing of it was cut off
+            log.warning(
+                "job interrupted by the shutdown after %.1fs; back in the queue, %s",
+                ran_s,
+                "this attempt counted (it ran alone)" if charge else "this attempt not counted",
+                extra={
+                    "job_id": job.id,
+                    "bot": job.bot_slug,
+                    "update_id": job.update_id,
+                    "attempt": job.attempts,
+                    "ran_s": round(ran_s, 3),
+                    "attempt_charged": charge,
+                },
+            )
+
+    async def _dead_letter_interrupted(self, job: Job, ran_s: float, decision: DeadLetter) -> None:
+        held = await self.store.dead_letter(self.owner, job, decision.error)
+        if held and self._observer is not None:
+            self._observer(Finished(job, Failed(decision.error), decision, ran_s))
 
 
 async def _first_of(*awaitables: Awaitable[object]) -> None:

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from botgateway.contract.janitor import JanitorResult
-from botgateway.queue import Succeeded
+from botgateway.queue import DeadLetter, Failed, Finished, Succeeded
 from botgateway.queue.jobs import JanitorRound, Job, QueueStats, StatusCount
 from botgateway.service.metrics import Metrics
 
@@ -25,7 +25,8 @@ def metric_docs() -> list[MetricDoc]:
     now = datetime.now(UTC)
     job = Job(1, "bot", "discard", 1, "{}", 1, None, now)
     metrics.request("bot", 200)
-    metrics.job_finished(job, Succeeded(), 0.01)
+    metrics.job_finished(Finished(job, Succeeded(), None, 0.01))
+    metrics.job_finished(Finished(job, Failed("x"), DeadLetter("x"), 0.01))
     metrics.ingest_batch.observe(1)
     metrics.janitor_round(JanitorResult(ran=True))
     metrics.queue_read(

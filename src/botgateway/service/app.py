@@ -12,6 +12,7 @@ import hmac
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -21,10 +22,10 @@ from aiohttp.http_exceptions import HttpProcessingError
 from botgateway.contract.janitor import JanitorResult
 from botgateway.queue import (
     DatabaseUnavailable,
+    DeadLetter,
     Deferred,
-    Job,
+    Finished,
     NewJob,
-    Outcome,
     QueueError,
     QueueSettings,
     Store,
@@ -140,9 +141,9 @@ async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
 
         success_level = logging.INFO if settings.log_each_job else logging.DEBUG
 
-        def observe(job: Job, outcome: Outcome, seconds: float) -> None:
-            metrics.job_finished(job, outcome, seconds)
-            _log_job(job, outcome, seconds, success_level=success_level)
+        def observe(finished: Finished) -> None:
+            metrics.job_finished(finished)
+            _log_job(finished, success_level=success_level)
 
         worker = Worker(app[STORE], dispatcher, config, observer=observe)
         app[WORKER] = worker
@@ -192,7 +193,10 @@ async def _begin_stopping(app: web.Application) -> None:
     app[STOPPING].set()
 
 
-def _log_job(job: Job, outcome: Outcome, seconds: float, *, success_level: int) -> None:
+def _log_job(finished: Finished, *, success_level: int) -> None:
+    """One line per attempt, saying what the worker did with the job: the recorded decision,
+    never a guess from the handler's outcome."""
+    job, outcome, decision = finished.job, finished.outcome, finished.decision
     if isinstance(outcome, Succeeded) and not log.isEnabledFor(success_level):
         return  # the usual case: no fields to build for a line nobody sees
     fields: dict[str, object] = {
@@ -201,7 +205,7 @@ def _log_job(job: Job, outcome: Outcome, seconds: float, *, success_level: int) 
         "job_id": job.id,
         "handler": job.handler_type,
         "attempt": job.attempts,
-        "ms": round(seconds * 1000, 1),
+        "ms": round(finished.seconds * 1000, 1),
     }
     if isinstance(outcome, Succeeded):
         log.log(success_level, "job done", extra=fields)
@@ -213,10 +217,25 @@ def _log_job(job: Job, outcome: Outcome, seconds: float, *, success_level: int) 
     fields["error"] = outcome.error
     if outcome.retry_after is not None:
         fields["retry_after_s"] = outcome.retry_after.total_seconds()
-    if outcome.permanent:
-        log.warning("job failed permanently", extra=fields)
+    if decision is None:
+        log.warning("job failed; the failure was not recorded (the worker said why)", extra=fields)
+    elif isinstance(decision, DeadLetter):
+        fields["reason"] = "permanent" if decision.permanent else "attempts_used"
+        log.error("job dead-lettered", extra=fields)
     else:
-        log.warning("job failed; will retry if attempts remain", extra=fields)
+        retry_at = datetime.now(UTC) + decision.delay
+        fields["retry_in_s"] = round(decision.delay.total_seconds(), 3)
+        fields["retry_at"] = retry_at.isoformat(timespec="seconds")
+        if decision.capped_retry_after is None:
+            log.warning("job failed; will retry at %s", fields["retry_at"], extra=fields)
+            return
+        log.warning(
+            "job failed; will retry at %s: the Retry-After asked for %.0fs, capped by "
+            "QUEUE_MAX_RETRY_AFTER",
+            fields["retry_at"],
+            decision.capped_retry_after.total_seconds(),
+            extra=fields,
+        )
 
 
 # -- views --------------------------------------------------------------------------------
@@ -233,6 +252,19 @@ def _answer(
         content_type="application/json",
         charset="utf-8",
     )
+
+
+async def _send_and_close(request: web.Request, response: web.Response) -> web.Response:
+    """Send this answer, then close the connection. A stalled body may never arrive, so
+    aiohttp's usual lingering read of the rest (10 s more, after our own timeout) would only
+    hold the socket: `Connection: close` alone does not skip it, closing the protocol does,
+    and the transport still flushes what was written."""
+    response.force_close()
+    await response.prepare(request)
+    await response.write_eof()
+    if request.protocol is not None:
+        request.protocol.force_close()
+    return response
 
 
 @functools.lru_cache(maxsize=256)
@@ -316,7 +348,8 @@ async def webhook(request: web.Request) -> web.Response:
     try:
         raw = await _read_body(request, limit, app[SETTINGS].body_timeout.total_seconds())
     except TimeoutError:
-        return _answer(request, slug, 408, "request body not received in time")
+        answer = _answer(request, slug, 408, "request body not received in time")
+        return await _send_and_close(request, answer)
     except (ConnectionError, HttpProcessingError) as exc:
         # The client went away or broke the framing mid-body: there is no whole request to
         # answer, and nothing is stored. Not an error of ours, so no traceback.

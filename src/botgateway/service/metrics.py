@@ -12,9 +12,10 @@ from prometheus_client.registry import Collector
 from botgateway.contract.janitor import JanitorResult
 from botgateway.queue import (
     STATUSES,
+    DeadLetter,
     Deferred,
+    Finished,
     JanitorRound,
-    Job,
     Outcome,
     QueueStats,
     Succeeded,
@@ -113,6 +114,14 @@ class Metrics:
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
             registry=self.registry,
         )
+        self.dead_lettered = Counter(
+            "botgateway_jobs_dead_lettered",
+            "Jobs the workers of this process dead-lettered, by bot and reason (attempts_used: "
+            "the last attempt failed; permanent: an answer no retry can help). The janitor's "
+            "are in botgateway_janitor_jobs_total.",
+            ["bot", "reason"],
+            registry=self.registry,
+        )
         self.janitor_runs = Counter(
             "botgateway_janitor_runs",
             "Janitor rounds of this process: ran, or skipped because another held the lock.",
@@ -144,13 +153,17 @@ class Metrics:
             self._request_counters[(bot, status)] = counter
         counter.inc()
 
-    def job_finished(self, job: Job, outcome: Outcome, seconds: float) -> None:
-        key = (job.bot_slug, job.handler_type, _outcome_label(outcome))
+    def job_finished(self, finished: Finished) -> None:
+        job = finished.job
+        key = (job.bot_slug, job.handler_type, _outcome_label(finished.outcome))
         histogram = self._job_durations.get(key)
         if histogram is None:
             histogram = self.job_duration.labels(*key)
             self._job_durations[key] = histogram
-        histogram.observe(seconds)
+        histogram.observe(finished.seconds)
+        if isinstance(finished.decision, DeadLetter):
+            reason = "permanent" if finished.decision.permanent else "attempts_used"
+            self.dead_lettered.labels(job.bot_slug, reason).inc()
 
     def janitor_round(self, counts: JanitorResult) -> None:
         self.janitor_runs.labels("ran" if counts.ran else "skipped").inc()

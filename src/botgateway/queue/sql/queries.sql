@@ -96,11 +96,12 @@ WHERE id = $1 AND attempts = $2 AND lease_owner = $3 AND status = 'running'
 RETURNING id;
 
 -- name: release
--- Hand held jobs back as pending. $4 is 1 for jobs that never started (the attempt is given
--- back) and 0 for jobs interrupted while running (the attempt counts).
+-- Hand held jobs back as pending. $4 is 1 when the attempt is given back (a job that never
+-- started, or one our own shutdown cut off: see policy.decide_interrupted) and 0 when it
+-- counts. $5 isolates them (they run alone next time); an isolated job stays isolated.
 UPDATE gateway_jobs g
 SET status = 'pending', attempts = g.attempts - $4, updated_at = now(),
-    lease_owner = NULL, lease_expires_at = NULL
+    lease_owner = NULL, lease_expires_at = NULL, isolated = g.isolated OR $5
 FROM unnest($1::bigint[], $2::int[]) AS held(id, attempts)
 WHERE g.id = held.id AND g.attempts = held.attempts
   AND g.lease_owner = $3 AND g.status = 'running'
