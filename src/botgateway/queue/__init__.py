@@ -4,7 +4,16 @@ service, janitor and operator build on this package; it imports none of them.
 """
 
 from .errors import DatabaseUnavailable, MigrationError, QueueError, SchemaMissing, SettingsError
-from .jobs import STATUSES, JanitorRound, Job, JobSummary, NewJob, QueueStats, StatusCount
+from .jobs import (
+    STATUSES,
+    JanitorRound,
+    Job,
+    JobDetail,
+    JobSummary,
+    NewJob,
+    QueueStats,
+    StatusCount,
+)
 from .settings import QueueSettings
 from .store import JANITOR_LOCK, Store, redact
 from .worker import Deferred, Failed, JobHandler, Outcome, Succeeded, Worker, WorkerConfig
@@ -17,6 +26,7 @@ __all__ = [
     "Failed",
     "JanitorRound",
     "Job",
+    "JobDetail",
     "JobHandler",
     "JobSummary",
     "MigrationError",
