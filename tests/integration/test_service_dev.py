@@ -67,7 +67,9 @@ async def stopped_cleanly(dev: DevProcess, sig: signal.Signals) -> None:
     assert "Traceback" not in dev.output
 
 
-@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize(
+    "sig", [signal.SIGHUP, signal.SIGTERM, signal.SIGINT], ids=lambda sig: sig.name
+)
 async def test_dev_stops_its_postgresql_on_hangup_terminate_and_ctrl_c(
     tmp_path: Path, sig: signal.Signals
 ) -> None:
