@@ -2,7 +2,10 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# One stamp per set of extras, one recipe for all: `make run` needs only `dev` (the embedded
+# PostgreSQL); the checks, tests and benchmarks need the rest.
+RUN_STAMP := $(VENV)/.installed-dev
+STAMP := $(VENV)/.installed-test,bench
 
 .PHONY: help run test lint typecheck unit integration cluster-tools cluster bench e2e e2e-images docs reliability clean
 
@@ -16,13 +19,14 @@ help:
 	@echo "make reliability    kill workers and restart PostgreSQL under load; no update may be lost"
 	@echo "make docs           regenerate the reference pages and build the documentation site"
 
-$(STAMP): pyproject.toml
+# $(VENV)/.installed-EXTRAS: the package (editable) with those extras, comma-separated.
+$(VENV)/.installed-%: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 	  { echo "botgateway needs Python 3.11 or newer (found $$($(PYTHON) --version))"; exit 1; }
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,bench]'
-	touch $(STAMP)
+	$(BIN)/pip install --quiet -e '.[$*]'
+	touch $@
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
@@ -48,7 +52,7 @@ integration: $(STAMP)
 cluster-tools:
 	bash scripts/cluster-tools.sh
 
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(BIN)/botgateway dev
 
 # The operator figures need the cluster tier's control plane; the queue figures merge them in.

@@ -11,15 +11,18 @@ import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import asdict
 from datetime import datetime
+from importlib import metadata
 from typing import Any
 
-from botgateway.console import render_table
+from botgateway import arguments
+from botgateway.console import JOB_COLUMNS, job_row, next_retry, render_job, render_table
 from botgateway.contract.environment import DATABASE_URL
 from botgateway.janitor import log_round, run_loop, run_once
 from botgateway.logs import configure_from_env, json_logs
 from botgateway.operator.commands import add_commands as add_operator_commands
 from botgateway.queue import (
     STATUSES,
+    JobSummary,
     QueueError,
     QueueSettings,
     SettingsError,
@@ -68,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="botgateway", description="Kubernetes-native Telegram bot gateway."
     )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"%(prog)s {metadata.version('botgateway')}",
+        help="print the installed version and exit",
+    )
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
     migrate = sub.add_parser("migrate", help="apply database migrations (idempotent)")
@@ -83,14 +92,31 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--json", action="store_true", help="machine-readable output")
     stats.set_defaults(command=cmd_jobs_stats)
     listing = jobs_sub.add_parser("list", help="most recent jobs first")
-    listing.add_argument("--status", choices=STATUSES)
+    listing.add_argument("--status", choices=STATUSES, help="only jobs in this status")
     listing.add_argument("--bot", help="only this bot's jobs")
-    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument(
+        "--limit",
+        type=arguments.list_limit,
+        default=50,
+        help=f"at most this many jobs, 1 to {arguments.LIST_LIMIT_MAX} (50)",
+    )
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     listing.set_defaults(command=cmd_jobs_list)
+    show = jobs_sub.add_parser(
+        "show", help="one job in full: payload, attempts, last error, times, lease holder"
+    )
+    show.add_argument("id", type=arguments.job_id, help="the job's id (from `jobs list`)")
+    show.add_argument("--json", action="store_true", help="machine-readable output")
+    show.set_defaults(command=cmd_jobs_show)
     retry = jobs_sub.add_parser("retry", help="requeue dead jobs with fresh attempts")
     which = retry.add_mutually_exclusive_group(required=True)
-    which.add_argument("--id", type=int, action="append", dest="ids", help="a dead job's id")
+    which.add_argument(
+        "--id",
+        type=arguments.job_id,
+        action="append",
+        dest="ids",
+        help="a dead job's id (repeatable)",
+    )
     which.add_argument("--all", action="store_true", help="every dead job (see --bot)")
     retry.add_argument("--bot", help="only this bot's dead jobs")
     retry.add_argument("--json", action="store_true", help="machine-readable output")
@@ -174,28 +200,26 @@ async def cmd_jobs_list(args: argparse.Namespace) -> int:
     async def body(store: Store) -> int:
         jobs = await store.list_jobs(status=args.status, bot_slug=args.bot, limit=args.limit)
         if args.json:
-            print(json.dumps([asdict(j) for j in jobs], default=_json_default))
-            return 0
-        if not jobs:
+            print(json.dumps([_job_fields(j) for j in jobs], default=_json_default))
+        elif jobs:
+            print(render_table(JOB_COLUMNS, [job_row(j) for j in jobs]))
+        else:
             print("no jobs match")
-            return 0
-        print(
-            render_table(
-                ["id", "bot", "update", "status", "attempts", "next retry", "last error"],
-                [
-                    [
-                        j.id,
-                        j.bot_slug,
-                        j.update_id,
-                        j.status,
-                        j.attempts,
-                        j.next_retry_at.strftime("%Y-%m-%d %H:%M:%S"),
-                        (j.last_error or "").replace("\n", " ") or None,
-                    ]
-                    for j in jobs
-                ],
-            )
-        )
+        return 0
+
+    return await _with_store(DATABASE_URL.read(os.environ), body)
+
+
+async def cmd_jobs_show(args: argparse.Namespace) -> int:
+    async def body(store: Store) -> int:
+        job = await store.job(args.id)
+        if job is None:
+            return _fail(LookupError(f"no job with id {args.id}"), 1)
+        if args.json:
+            fields = {**_job_fields(job), "payload": json.loads(job.payload)}
+            print(json.dumps(fields, default=_json_default))
+        else:
+            print(render_job(job))
         return 0
 
     return await _with_store(DATABASE_URL.read(os.environ), body)
@@ -213,6 +237,11 @@ async def cmd_jobs_retry(args: argparse.Namespace) -> int:
         return 0
 
     return await _with_store(DATABASE_URL.read(os.environ), body)
+
+
+def _job_fields(job: JobSummary) -> dict[str, object]:
+    """A job for --json: `next_retry_at` is null unless the job is pending, as in the table."""
+    return {**asdict(job), "next_retry_at": next_retry(job)}
 
 
 def _json_default(value: object) -> str:

@@ -3,6 +3,7 @@
 import asyncio
 import json
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +12,7 @@ from botgateway.queue.migrations import load_migrations
 from tests.support.cli import botgateway
 from tests.support.postgres import TestPostgres
 from tests.support.rows import Rows
+from tests.support.serve_process import start_serve
 
 pytestmark = pytest.mark.integration
 
@@ -156,3 +158,59 @@ async def test_jobs_retry_requeues_dead_jobs(
     assert await rows.count("dead") == 0
     again = await botgateway("jobs", "retry", "--id", str(some_jobs[0]), env=env)
     assert again.out.strip() == "no dead jobs matched; nothing requeued"
+
+
+async def test_jobs_show_prints_one_job_in_full(database_url: str, some_jobs: list[int]) -> None:
+    env = {"DATABASE_URL": database_url}
+    [dead] = some_jobs
+    shown = await botgateway("jobs", "show", str(dead), env=env)
+    assert shown.code == 0, shown.err
+    fields = dict(line.split(None, 1) for line in shown.out.splitlines()[:6])
+    assert fields == {
+        "job": str(dead),
+        "bot": "sales",
+        "update": "3",
+        "handler": "discard",
+        "status": "dead",
+        "attempts": "1",
+    }
+    assert "next retry    -\n" in shown.out  # a dead job is never tried again
+    assert "last error    backend answered 404\n" in shown.out
+    assert shown.out.endswith('payload\n    {\n      "update_id": 3\n    }\n')
+    data = json.loads((await botgateway("jobs", "show", str(dead), "--json", env=env)).out)
+    assert (data["status"], data["payload"], data["next_retry_at"]) == (
+        "dead",
+        {"update_id": 3},
+        None,
+    )
+
+
+async def test_jobs_show_of_an_unknown_id_says_so_and_exits_1(database_url: str) -> None:
+    ran = await botgateway("jobs", "show", "987654321", env={"DATABASE_URL": database_url})
+    assert (ran.code, ran.out) == (1, "")
+    assert ran.err == "botgateway: no job with id 987654321\n"
+
+
+async def test_jobs_list_shows_a_next_retry_only_for_pending_jobs(
+    database_url: str, some_jobs: list[int]
+) -> None:
+    env = {"DATABASE_URL": database_url}
+    listed = json.loads((await botgateway("jobs", "list", "--json", env=env)).out)
+    retries = {j["status"]: j["next_retry_at"] for j in listed}
+    assert retries["dead"] is None
+    assert retries["pending"] is not None
+    table = (await botgateway("jobs", "list", "--status", "dead", env=env)).out.splitlines()
+    assert table[1].split()[:6] == [str(some_jobs[0]), "sales", "3", "dead", "1", "-"]
+
+
+BOTS_YAML = "bots:\n  - slug: quiet\n    token: '1:x'\n    handler: {type: discard}\n"
+
+
+async def test_serve_without_host_says_it_listens_on_every_interface(
+    tmp_path: Path, database_url: str
+) -> None:
+    serve = await start_serve(tmp_path, database_url, BOTS_YAML, host=None)
+    try:
+        assert serve.url.startswith("http://0.0.0.0:"), serve.log
+    finally:
+        assert await serve.stop() == 0

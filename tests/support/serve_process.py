@@ -59,7 +59,9 @@ async def start_serve(
     *,
     env: dict[str, str] | None = None,
     role: str = "webhook",
+    host: str | None = "127.0.0.1",
 ) -> ServeProcess:
+    """`host=None` leaves --host out (serve's default)."""
     config = tmp_path / "bots.yaml"
     config.write_text(bots_yaml)
     full_env = {
@@ -74,8 +76,7 @@ async def start_serve(
         "-m",
         "botgateway.cli",
         "serve",
-        "--host",
-        "127.0.0.1",
+        *(["--host", host] if host is not None else []),
         "--port",
         "0",
         "--role",

@@ -81,11 +81,11 @@ def test_heartbeat_runs_well_within_the_stuck_timeout() -> None:
         (
             "postgresql://app:s3cret@10.0.0.1:5432,10.0.0.2:5432/bots"
             "?target_session_attrs=read-write",
-            "postgresql://app@10.0.0.1:5432,10.0.0.2:5432/bots",
+            "postgresql://app@10.0.0.1:5432,10.0.0.2:5432/bots?target_session_attrs=read-write",
         ),
         (
             "postgresql://postgres@/bots?host=/run/pg&port=5433",
-            "postgresql://postgres@/run/pg/bots",
+            "postgresql://postgres@/bots?host=/run/pg&port=5433",
         ),
     ],
 )

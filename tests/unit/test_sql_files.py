@@ -30,6 +30,7 @@ def test_shipped_queries_include_every_store_operation() -> None:
         "purge_done_batch",
         "stats",
         "requeue_dead",
+        "job_detail",
     }
     assert expected <= set(queries())
 

@@ -4,7 +4,16 @@ service, janitor and operator build on this package; it imports none of them.
 """
 
 from .errors import DatabaseUnavailable, MigrationError, QueueError, SchemaMissing, SettingsError
-from .jobs import STATUSES, JanitorRound, Job, JobSummary, NewJob, QueueStats, StatusCount
+from .jobs import (
+    STATUSES,
+    JanitorRound,
+    Job,
+    JobDetail,
+    JobSummary,
+    NewJob,
+    QueueStats,
+    StatusCount,
+)
 from .policy import DeadLetter, FailureDecision, RetryLater
 from .settings import QueueSettings
 from .store import JANITOR_LOCK, Store, redact
@@ -30,6 +39,7 @@ __all__ = [
     "Finished",
     "JanitorRound",
     "Job",
+    "JobDetail",
     "JobHandler",
     "JobSummary",
     "MigrationError",

@@ -72,6 +72,18 @@ class JobSummary:
 
 
 @dataclass(frozen=True)
+class JobDetail(JobSummary):
+    """One job in full, for `botgateway jobs show`."""
+
+    payload: str
+    """The update as JSON text."""
+    chat_key: str | None
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    isolated: bool
+
+
+@dataclass(frozen=True)
 class StatusCount:
     bot_slug: str
     status: str

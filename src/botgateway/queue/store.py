@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
@@ -16,6 +16,7 @@ from .errors import DatabaseUnavailable, QueueError, SchemaMissing
 from .jobs import (
     JanitorRound,
     Job,
+    JobDetail,
     JobSummary,
     NewJob,
     QueueStats,
@@ -78,16 +79,16 @@ _UNAVAILABLE = (
 
 
 def redact(dsn: str) -> str:
-    """The database URL without its password, for messages."""
+    """The database URL without its password, for messages; the rest (a socket directory in
+    `?host=`, a port) stays, so a URL without a password still works as printed."""
     try:
         parts = urlsplit(dsn)
     except ValueError:
         return "<unparseable DATABASE_URL>"
-    # Every host:port as written: a multi-host URL (failover) has no single `parts.port`.
-    hosts = parts.netloc.rpartition("@")[2]
-    if "host=" in parts.query:
-        hosts = parts.query.split("host=", 1)[1].split("&", 1)[0]
-    return f"{parts.scheme}://{parts.username or ''}@{hosts}{parts.path}"
+    user, at, hostport = parts.netloc.rpartition("@")
+    netloc = f"{user.split(':', 1)[0]}@{hostport}" if at else hostport
+    query = "&".join(p for p in parts.query.split("&") if not p.startswith("password="))
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
 @contextlib.contextmanager
@@ -421,6 +422,11 @@ class Store:
         with _translated("list"):
             rows = await self._pool.fetch(query("list_jobs"), status, bot_slug, limit)
         return [JobSummary(**dict(r)) for r in rows]
+
+    async def job(self, job_id: int) -> JobDetail | None:
+        with _translated("show"):
+            row = await self._pool.fetchrow(query("job_detail"), job_id)
+        return JobDetail(**dict(row)) if row is not None else None
 
     async def requeue_dead(
         self, *, ids: Sequence[int] | None = None, bot_slug: str | None = None

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Coroutine
 from typing import Any
 
+from botgateway import arguments
 from botgateway.logs import redact_secrets
 
 from .app import Maintenance
@@ -29,7 +30,9 @@ def add_commands(
         "serve", help="run the webhook and/or the worker (and the janitor loop)"
     )
     serve_parser.add_argument("--host", default="0.0.0.0", help="address to bind (0.0.0.0)")
-    serve_parser.add_argument("--port", type=int, default=8080, help="port to bind (8080)")
+    serve_parser.add_argument(
+        "--port", type=arguments.port, default=8080, help="port to bind, 0 for any free one (8080)"
+    )
     serve_parser.add_argument(
         "--role",
         choices=ROLES,
@@ -45,8 +48,12 @@ def add_commands(
     dev_parser = subparsers.add_parser(
         "dev", help="one-command local gateway: embedded PostgreSQL, worker, janitor, demo bot"
     )
-    dev_parser.add_argument("--host", default="127.0.0.1")
-    dev_parser.add_argument("--port", type=int, default=8080)
+    dev_parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (127.0.0.1: this machine only)"
+    )
+    dev_parser.add_argument(
+        "--port", type=arguments.port, default=8080, help="port to bind, 0 for any free one (8080)"
+    )
     dev_parser.add_argument(
         "--data-dir",
         help="where the embedded PostgreSQL keeps its data (BOTGATEWAY_DEV_DIR, .cache/dev)",

