@@ -137,6 +137,17 @@ def test_operator_deployment_and_extras_render(helm: Path) -> None:
     assert test_pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
 
 
+def test_the_image_values_set_the_operator_and_the_gateways_image(helm: Path) -> None:
+    """The quick start's `--set image.repository=... --set image.tag=...`."""
+    docs = render(
+        helm, "--set", "image.repository=ghcr.io/owner/botgateway", "--set", "image.tag=9.9.9"
+    )
+    (operator,) = [d for d in docs if d["kind"] == "Deployment"]
+    (container,) = operator["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert container["image"] == env["BOTGATEWAY_IMAGE"] == "ghcr.io/owner/botgateway:9.9.9"
+
+
 def test_the_demo_database_secret_is_where_botgateways_can_read_it(helm: Path) -> None:
     """A BotGateway reads its database Secret in its own namespace: postgresql.enabled writes the
     same Secret into each namespace a BotGateway can live in, with a URL that works from there."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,23 @@ def test_examples_apply_and_the_gateway_is_admitted(deployed: ControlPlane, exam
     result = cp.kubectl("apply", "-k", str(ROOT / "deploy" / example), "--dry-run=server")
     assert "botgateway.botgateway.dev/support created (server dry run)" in result.stdout
     assert "statefulset.apps/postgres created (server dry run)" in result.stdout
+
+
+def test_the_documented_registry_overlay_points_operator_and_gateways_at_it(
+    control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    """docs/kubernetes/manifests.md's overlay, as written, next to a copy of deploy/."""
+    page = (ROOT / "docs" / "kubernetes" / "manifests.md").read_text()
+    overlay = page.split("# my-botgateway/kustomization.yaml\n", 1)[1].split("```", 1)[0]
+    shutil.copytree(ROOT / "deploy", tmp_path / "deploy")
+    (tmp_path / "my-botgateway").mkdir()
+    (tmp_path / "my-botgateway" / "kustomization.yaml").write_text(overlay)
+    built = control_plane.kubectl("kustomize", str(tmp_path / "my-botgateway")).stdout
+    (operator,) = [d for d in yaml.safe_load_all(built) if d and d["kind"] == "Deployment"]
+    (container,) = operator["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert container["image"] == env["BOTGATEWAY_IMAGE"] == "ghcr.io/OWNER/botgateway:0.1.0"
+    assert env["BOTGATEWAY_NAMESPACES"] == "bots"  # the rest of the environment is kept
 
 
 def test_restricted_namespace_admits_operator_pods(deployed: ControlPlane) -> None:

@@ -55,7 +55,7 @@ BOTGATEWAY_CONFIG = EnvVar(
     "BOTGATEWAY_CONFIG",
     TEXT,
     None,
-    "Path of the bots file (below). `dev` serves its demo bot when unset.",
+    "Path of the bots file (see the bots file reference). `dev` serves its demo bot when unset.",
     WORKER_COMMANDS,
     required=True,
 )
