@@ -165,7 +165,7 @@ def _spec_schema() -> Schema:
                         Webhook.drop_pending_updates,
                     ),
                     "publicBaseUrl": _str(
-                        "Public base URL when not served by the Ingress, e.g. https://x.example.",
+                        "Public base URL when not served by the Ingress, e.g. https://bots.mycompany.com.",
                         maxLength=2048,
                     ),
                 },
