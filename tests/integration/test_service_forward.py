@@ -6,9 +6,17 @@ from collections.abc import AsyncIterator, Callable
 import aiohttp
 import pytest
 
-from botgateway.service.runner import RunningService
 from tests.support.backend import Answer, Backend
-from tests.support.service import forward_bot, post, rows, running, settings_for, text_update
+from tests.support.service import (
+    forward_bot,
+    handle_one_update,
+    job_row,
+    post,
+    rows,
+    running,
+    settings_for,
+    text_update,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -19,11 +27,6 @@ async def backend() -> AsyncIterator[Backend]:
     await b.start()
     yield b
     await b.stop()
-
-
-async def job_row(database_url: str, update_id: int) -> dict[str, object]:
-    found = [dict(r) for r in await rows(database_url) if r["update_id"] == update_id]
-    return found[0] if found else {}
 
 
 async def settled(database_url: str, update_id: int, status: str) -> bool:
@@ -39,19 +42,9 @@ async def run_one(
     timeout: float = 5.0,
     **overrides: object,
 ) -> dict[str, object]:
-    from tests.support.service import wait_until
-
     backend.script(*answers)
-    settings = settings_for(
-        database_url, forward_bot("fw", backend.url, timeout=timeout), **overrides
-    )
-    svc: RunningService
-    async with running(settings) as svc:
-        assert (await post(http, f"{svc.url}/webhook/fw", text_update(5, 42))).status == 200
-        await wait_until(lambda: settled(database_url, 5, expect), message=f"job {expect}")
-        async with http.get(f"{svc.url}/metrics") as answer:
-            metrics = await answer.text()
-    return {**await job_row(database_url, 5), "metrics": metrics}
+    bot = forward_bot("fw", backend.url, timeout=timeout)
+    return await handle_one_update(database_url, http, bot, expect=expect, **overrides)
 
 
 async def test_2xx_is_done_and_carries_the_headers(

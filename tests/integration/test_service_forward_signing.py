@@ -16,7 +16,7 @@ from botgateway.reference.snippets.verify_signature import (
 )
 from botgateway.service.bots import BotConfig, parse_bots
 from tests.support.backend import Answer, Backend, Received
-from tests.support.service import TOKEN, post, rows, running, settings_for, text_update, wait_until
+from tests.support.service import TOKEN, handle_one_update, text_update
 
 pytestmark = pytest.mark.integration
 
@@ -78,15 +78,8 @@ def signing_bot(url: str, signing_key: str) -> BotConfig:
 async def forward_one(
     database_url: str, backend: Backend, http: aiohttp.ClientSession, signing_key: str, expect: str
 ) -> dict[str, object]:
-    async def settled() -> bool:
-        return any(r["update_id"] == 5 and r["status"] == expect for r in await rows(database_url))
-
-    settings = settings_for(database_url, signing_bot(backend.url, signing_key))
-    async with running(settings) as svc:
-        assert (await post(http, f"{svc.url}/webhook/fw", text_update(5, 42))).status == 200
-        await wait_until(settled, message=f"job {expect}")
-    [job] = [dict(r) for r in await rows(database_url) if r["update_id"] == 5]
-    return job
+    bot = signing_bot(backend.url, signing_key)
+    return await handle_one_update(database_url, http, bot, expect=expect)
 
 
 async def test_the_backend_accepts_what_the_gateway_signs(

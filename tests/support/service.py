@@ -148,3 +148,32 @@ def text_update(update_id: int, chat_id: int, text: str = "hi", **extra: Any) ->
             **extra,
         },
     }
+
+
+async def job_row(database_url: str, update_id: int) -> dict[str, Any]:
+    """The job of `update_id` as a dict; empty when there is none."""
+    found = [dict(r) for r in await rows(database_url) if r["update_id"] == update_id]
+    return found[0] if found else {}
+
+
+async def handle_one_update(
+    database_url: str,
+    http: aiohttp.ClientSession,
+    bot: BotConfig,
+    *,
+    expect: str,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """Run a gateway serving `bot`, post it update 5 and wait until that job is `expect`.
+    Returns the job's row, with the gateway's /metrics text under "metrics"."""
+
+    async def settled() -> bool:
+        return (await job_row(database_url, 5)).get("status") == expect
+
+    async with running(settings_for(database_url, bot, **overrides)) as svc:
+        answer = await post(http, f"{svc.url}/webhook/{bot.slug}", text_update(5, 42))
+        assert answer.status == 200
+        await wait_until(settled, message=f"job {expect}")
+        async with http.get(f"{svc.url}/metrics") as metrics:
+            text = await metrics.text()
+    return {**await job_row(database_url, 5), "metrics": text}
