@@ -30,5 +30,6 @@ port = whole_number(0, 65535)
 
 job_id = whole_number(1, BIGINT_MAX)
 
-LIST_LIMIT_MAX = 10_000
+LIST_LIMIT_MAX = 1_000_000
+"""Enough to export a busy day's jobs with --json; more belongs in SQL, not in one answer."""
 list_limit = whole_number(1, LIST_LIMIT_MAX)
