@@ -16,12 +16,13 @@ from typing import Any
 
 from botgateway import arguments
 from botgateway.console import JOB_COLUMNS, job_row, next_retry, render_job, render_table
-from botgateway.contract.environment import DATABASE_URL
+from botgateway.contract.environment import JANITOR_POOL_SIZE
 from botgateway.janitor import log_round, run_loop, run_once
 from botgateway.logs import configure_from_env, json_logs
 from botgateway.operator.commands import add_commands as add_operator_commands
 from botgateway.queue import (
     STATUSES,
+    DatabaseSettings,
     JobSummary,
     QueueError,
     QueueSettings,
@@ -130,9 +131,11 @@ def queue_settings() -> QueueSettings:
     return QueueSettings.from_env(os.environ)
 
 
-async def _with_store(database_url: str, body: Callable[[Store], Awaitable[int]]) -> int:
-    """`migrate` and `jobs` read DATABASE_URL alone: no queue tuning can stop them."""
-    store = await Store.connect(database_url, min_size=1, max_size=2)
+async def _with_store(
+    database: DatabaseSettings, body: Callable[[Store], Awaitable[int]], *, pool_size: int = 2
+) -> int:
+    """`migrate` and `jobs` read the database settings alone: no queue tuning can stop them."""
+    store = await Store.open(database, min_size=1, max_size=pool_size)
     try:
         return await body(store)
     finally:
@@ -148,7 +151,7 @@ async def cmd_migrate(_: argparse.Namespace) -> int:
             report("database schema is up to date")
         return 0
 
-    return await _with_store(DATABASE_URL.read(os.environ), body)
+    return await _with_store(DatabaseSettings.from_env(os.environ), body)
 
 
 async def cmd_janitor(args: argparse.Namespace) -> int:
@@ -167,7 +170,8 @@ async def cmd_janitor(args: argparse.Namespace) -> int:
         await run_loop(store, settings, stop)  # each round is logged by the loop itself
         return 0
 
-    return await _with_store(settings.database_url, body)
+    pool_size = JANITOR_POOL_SIZE.read(os.environ)
+    return await _with_store(settings.database, body, pool_size=pool_size)
 
 
 async def cmd_jobs_stats(args: argparse.Namespace) -> int:
@@ -193,7 +197,7 @@ async def cmd_jobs_stats(args: argparse.Namespace) -> int:
         print(render_table(["bot", *STATUSES, "oldest pending s"], rows))
         return 0
 
-    return await _with_store(DATABASE_URL.read(os.environ), body)
+    return await _with_store(DatabaseSettings.from_env(os.environ), body)
 
 
 async def cmd_jobs_list(args: argparse.Namespace) -> int:
@@ -207,7 +211,7 @@ async def cmd_jobs_list(args: argparse.Namespace) -> int:
             print("no jobs match")
         return 0
 
-    return await _with_store(DATABASE_URL.read(os.environ), body)
+    return await _with_store(DatabaseSettings.from_env(os.environ), body)
 
 
 async def cmd_jobs_show(args: argparse.Namespace) -> int:
@@ -222,7 +226,7 @@ async def cmd_jobs_show(args: argparse.Namespace) -> int:
             print(render_job(job))
         return 0
 
-    return await _with_store(DATABASE_URL.read(os.environ), body)
+    return await _with_store(DatabaseSettings.from_env(os.environ), body)
 
 
 async def cmd_jobs_retry(args: argparse.Namespace) -> int:
@@ -236,7 +240,7 @@ async def cmd_jobs_retry(args: argparse.Namespace) -> int:
             print("no dead jobs matched; nothing requeued")
         return 0
 
-    return await _with_store(DATABASE_URL.read(os.environ), body)
+    return await _with_store(DatabaseSettings.from_env(os.environ), body)
 
 
 def _job_fields(job: JobSummary) -> dict[str, object]:

@@ -1,24 +1,20 @@
 """The janitor against a real PostgreSQL: recovery, dead-lettering, bounded purge, one at a time."""
 
 import asyncio
-import contextlib
 import itertools
-import json
 import os
 import socket
 import sys
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
 from botgateway.contract.janitor import RUNNER_LOOP, RUNNER_ONCE
 from botgateway.janitor import run_once
 from botgateway.queue import (
-    JANITOR_LOCK,
+    JANITOR_LEASE,
     Job,
-    NewJob,
+    LeaseLost,
     Outcome,
     QueueSettings,
     Store,
@@ -26,7 +22,7 @@ from botgateway.queue import (
     Worker,
 )
 from botgateway.queue.migrations import load_migrations
-from botgateway.queue.store import StuckBatch
+from tests.support.janitors import PausingStore, enqueue
 from tests.support.rows import Rows
 from tests.support.waiting import eventually
 
@@ -37,12 +33,6 @@ SHORT_LEASE = timedelta(milliseconds=300)
 
 def settings_for(store: Store, **kw: object) -> QueueSettings:
     return QueueSettings(database_url=store.dsn, stuck_timeout=SHORT_LEASE, **kw)  # type: ignore[arg-type]
-
-
-async def enqueue(store: Store, *update_ids: int) -> None:
-    await store.enqueue_many(
-        [NewJob("support", "discard", i, json.dumps({"update_id": i})) for i in update_ids]
-    )
 
 
 async def lease_expired(rows: Rows) -> bool:
@@ -145,20 +135,6 @@ async def test_dead_rows_are_never_purged_however_old(store: Store, rows: Rows) 
     assert await rows.count("dead") == 1
 
 
-class PausingStore(Store):
-    """A store whose recovery step waits, so a janitor round can be held open in a test."""
-
-    entered: asyncio.Event
-    proceed: asyncio.Event
-
-    @contextlib.asynccontextmanager
-    async def stuck_jobs(self, **kw: Any) -> AsyncIterator[StuckBatch]:
-        self.entered.set()
-        await self.proceed.wait()
-        async with super().stuck_jobs(**kw) as batch:
-            yield batch
-
-
 async def test_two_janitors_together_one_works_the_other_exits_0_lock_held(
     database_url: str, store: Store
 ) -> None:
@@ -248,10 +224,25 @@ async def test_old_rounds_are_trimmed_as_new_ones_are_recorded(store: Store, row
 
 
 async def test_a_skipped_round_records_nothing(store: Store, rows: Rows) -> None:
-    async with store.advisory_lock(JANITOR_LOCK) as held:
-        assert held
+    async with store.lease(JANITOR_LEASE, "another janitor", timedelta(minutes=1)) as held:
+        assert held is not None
         assert not (await run_once(store, settings_for(store))).ran
     assert await rows.value("SELECT count(*) FROM gateway_janitor_rounds") == 0
+
+
+async def test_a_hung_janitors_lease_lapses_and_it_learns_so_when_it_wakes(store: Store) -> None:
+    """The lease is a row, not a session: a janitor that died or hung without dropping it
+    blocks the others only until it expires."""
+    async with store.lease(JANITOR_LEASE, "hung janitor", timedelta(milliseconds=300)) as hung:
+        assert hung is not None
+        assert not (await run_once(store, settings_for(store))).ran
+        await eventually(
+            lambda: run_once(store, settings_for(store)),
+            lambda result: result.ran,
+            what="another janitor to take the lapsed lease",
+        )
+        with pytest.raises(LeaseLost, match="taken over"):
+            await hung.keep()
 
 
 async def test_a_database_without_the_rounds_table_loses_only_the_record(

@@ -2,12 +2,16 @@
 
 import asyncio
 import logging
+import os
 import socket
 import time
+import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from botgateway.contract.janitor import RUNNER_ONCE, JanitorResult
-from botgateway.queue import JANITOR_LOCK, QueueSettings, SchemaMissing, Store
+from botgateway.queue import JANITOR_LEASE, QueueSettings, SchemaMissing, Store
 
 from .rescue import rescue_stuck
 
@@ -25,6 +29,10 @@ works at most half the time), leaving the disk and CPU to ingest. In the bench (
 (quiet: 9-17 ms) for half the purge rate; 3.0 stretched the purge into autovacuum's start and
 made it worse."""
 RECOVER_BATCH = 500
+LEASE_TTL = timedelta(seconds=60)
+"""How long the janitor lease lasts unless renewed. The round renews it after every batch
+(each well under a second), so only a janitor that died or hung for this long loses it; the
+next round then waits at most this long for a dead holder's lease to lapse."""
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +64,7 @@ async def _purge(
     ceiling: int,
     target_s: float,
     pause: float,
+    keep: Callable[[], Awaitable[None]],
 ) -> _Purged:
     """Bounded batches until one comes back short (nothing eligible is left, or what is left is
     held by someone else and waits for the next round)."""
@@ -72,6 +81,7 @@ async def _purge(
         batches += 1 if deleted else 0
         if deleted < size:
             break
+        await keep()
         size = next_purge_batch(size, took, ceiling=ceiling, target_s=target_s)
         if pause > 0:
             await asyncio.sleep(took * pause)
@@ -87,15 +97,20 @@ async def run_once(
     purge_pause: float = PURGE_PAUSE,
     recover_batch: int = RECOVER_BATCH,
     runner: str = RUNNER_ONCE,
+    lease_ttl: timedelta = LEASE_TTL,
 ) -> JanitorResult:
     """Recover first (orphans of a crashed pod go back to work before anything else), then
     purge `done` rows past retention in bounded batches. `dead` rows are never purged.
 
     A round that ran is recorded in the database (`record`), where the gateways' /metrics and
-    the operator read it: a CronJob's pod is gone before anyone could scrape it."""
+    the operator read it: a CronJob's pod is gone before anyone could scrape it.
+
+    One janitor at a time: the round holds a lease row (`Store.lease`), not a session lock, so
+    the exclusion holds behind a transaction pooler too. A round whose lease was taken over
+    (it hung for longer than `lease_ttl`) stops with LeaseLost."""
     began = time.perf_counter()
-    async with store.advisory_lock(JANITOR_LOCK) as acquired:
-        if not acquired:
+    async with store.lease(JANITOR_LEASE, _holder(), lease_ttl) as lease:
+        if lease is None:
             return JanitorResult(ran=False)
         recovered = dead = 0
         while True:
@@ -109,12 +124,14 @@ async def run_once(
             dead += dead_lettered
             if requeued + dead_lettered < recover_batch:
                 break
+            await lease.keep()
         purged = await _purge(
             store,
             settings,
             ceiling=purge_batch,
             target_s=purge_batch_target_s,
             pause=purge_pause,
+            keep=lease.keep,
         )
         result = JanitorResult(
             ran=True,
@@ -128,6 +145,11 @@ async def run_once(
         )
         await record(store, result, runner)
         return result
+
+
+def _holder() -> str:
+    """Unique per round: the host (a pod's name) and process say who, for people reading it."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 async def record(store: Store, result: JanitorResult, runner: str) -> None:

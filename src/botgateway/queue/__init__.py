@@ -3,7 +3,14 @@
 service, janitor and operator build on this package; it imports none of them.
 """
 
-from .errors import DatabaseUnavailable, MigrationError, QueueError, SchemaMissing, SettingsError
+from .errors import (
+    DatabaseUnavailable,
+    LeaseLost,
+    MigrationError,
+    QueueError,
+    SchemaMissing,
+    SettingsError,
+)
 from .jobs import (
     STATUSES,
     JanitorRound,
@@ -15,8 +22,8 @@ from .jobs import (
     StatusCount,
 )
 from .policy import DeadLetter, FailureDecision, RetryLater
-from .settings import QueueSettings
-from .store import JANITOR_LOCK, Store, redact
+from .settings import DatabaseSettings, Pooler, QueueSettings
+from .store import JANITOR_LEASE, Lease, Store, redact
 from .worker import (
     Deferred,
     Failed,
@@ -29,8 +36,9 @@ from .worker import (
 )
 
 __all__ = [
-    "JANITOR_LOCK",
+    "JANITOR_LEASE",
     "STATUSES",
+    "DatabaseSettings",
     "DatabaseUnavailable",
     "DeadLetter",
     "Deferred",
@@ -42,9 +50,12 @@ __all__ = [
     "JobDetail",
     "JobHandler",
     "JobSummary",
+    "Lease",
+    "LeaseLost",
     "MigrationError",
     "NewJob",
     "Outcome",
+    "Pooler",
     "QueueError",
     "QueueSettings",
     "QueueStats",

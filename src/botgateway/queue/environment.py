@@ -150,6 +150,33 @@ DATABASE_URL = EnvVar(
     DATABASE_COMMANDS,
     required=True,
 )
+DATABASE_POOLER = EnvVar(
+    "DATABASE_POOLER",
+    choice("none", "transaction", "session"),
+    "none",
+    "What stands between botgateway and PostgreSQL: `none`, or a connection pooler (PgBouncer, "
+    "CloudNativePG's Pooler) in `transaction` or `session` mode. `transaction` turns off "
+    "prepared-statement caching and LISTEN (see `DATABASE_DIRECT_URL`). Declared, not detected: "
+    "a transaction pooler looks like PostgreSQL to a client until a statement goes wrong.",
+    DATABASE_COMMANDS,
+)
+DATABASE_DIRECT_URL = EnvVar(
+    "DATABASE_DIRECT_URL",
+    POSTGRES_URL,
+    None,
+    "PostgreSQL URL that bypasses the pooler, used only for the workers' LISTEN connection "
+    "(one per gateway process). Behind a `transaction` pooler without it, workers poll "
+    "every second instead of waking on NOTIFY.",
+    WORKER_COMMANDS,
+)
+JANITOR_POOL_SIZE = EnvVar(
+    "JANITOR_POOL_SIZE",
+    whole(1, 100),
+    "2",
+    "PostgreSQL connections of `botgateway janitor` (the CronJob); the in-process loop of "
+    "`serve` shares the gateway's pool.",
+    frozenset({"janitor"}),
+)
 QUEUE_DONE_RETENTION = EnvVar(
     "QUEUE_DONE_RETENTION",
     duration(),
@@ -197,6 +224,9 @@ QUEUE_MAX_RETRY_AFTER = EnvVar(
 
 QUEUE_VARIABLES: tuple[EnvVar[Any], ...] = (
     DATABASE_URL,
+    DATABASE_POOLER,
+    DATABASE_DIRECT_URL,
+    JANITOR_POOL_SIZE,
     QUEUE_DONE_RETENTION,
     QUEUE_STUCK_TIMEOUT,
     QUEUE_JANITOR_INTERVAL,

@@ -25,3 +25,7 @@ class MigrationError(QueueError):
 
 class SchemaMissing(QueueError):
     """The queue's tables do not exist: `botgateway migrate` has not run on this database yet."""
+
+
+class LeaseLost(QueueError):
+    """A lease lapsed while its holder worked and another holder took it over."""

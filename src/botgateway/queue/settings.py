@@ -4,8 +4,11 @@ in `environment.py`)."""
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Literal, cast
 
 from .environment import (
+    DATABASE_DIRECT_URL,
+    DATABASE_POOLER,
     DATABASE_URL,
     QUEUE_BACKOFF,
     QUEUE_DONE_RETENTION,
@@ -14,6 +17,40 @@ from .environment import (
     QUEUE_MAX_RETRY_AFTER,
     QUEUE_STUCK_TIMEOUT,
 )
+
+Pooler = Literal["none", "transaction", "session"]
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    """Where the queue's database is, and what stands in front of it."""
+
+    url: str = ""
+    pooler: Pooler = "none"
+    direct_url: str = ""
+    """A URL that bypasses the pooler, for LISTEN only ("" when none is given)."""
+
+    @property
+    def listen_url(self) -> str | None:
+        """Where LISTEN can hold its session: the direct URL when given, else the main one
+        unless a transaction pooler hands each transaction to another server connection
+        (None: poll instead)."""
+        if self.direct_url:
+            return self.direct_url
+        return None if self.pooler == "transaction" else self.url
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str], *, require_url: bool = True, listens: bool = False
+    ) -> "DatabaseSettings":
+        """`listens`: the command runs workers, which alone use the direct URL."""
+        url = DATABASE_URL.read(env) if require_url else DATABASE_URL.read_optional(env)
+        direct = DATABASE_DIRECT_URL.read_optional(env) if listens else None
+        return cls(
+            url=url or "",
+            pooler=cast(Pooler, DATABASE_POOLER.read(env)),
+            direct_url=direct or "",
+        )
 
 
 @dataclass(frozen=True)
@@ -25,6 +62,12 @@ class QueueSettings:
     max_attempts: int = QUEUE_MAX_ATTEMPTS.value
     backoff: tuple[timedelta, ...] = field(default=QUEUE_BACKOFF.value)
     max_retry_after: timedelta = QUEUE_MAX_RETRY_AFTER.value
+    pooler: Pooler = "none"
+    direct_url: str = ""
+
+    @property
+    def database(self) -> DatabaseSettings:
+        return DatabaseSettings(self.database_url, self.pooler, self.direct_url)
 
     @property
     def heartbeat_interval(self) -> timedelta:
@@ -32,12 +75,14 @@ class QueueSettings:
         return min(self.stuck_timeout / 4, timedelta(minutes=1))
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str], *, require_database: bool = True) -> "QueueSettings":
+    def from_env(
+        cls, env: Mapping[str, str], *, require_database: bool = True, listens: bool = False
+    ) -> "QueueSettings":
+        database = DatabaseSettings.from_env(env, require_url=require_database, listens=listens)
         return cls(
-            database_url=(
-                DATABASE_URL.read(env) if require_database else DATABASE_URL.read_optional(env)
-            )
-            or "",
+            database_url=database.url,
+            pooler=database.pooler,
+            direct_url=database.direct_url,
             done_retention=QUEUE_DONE_RETENTION.read(env),
             stuck_timeout=QUEUE_STUCK_TIMEOUT.read(env),
             janitor_interval=QUEUE_JANITOR_INTERVAL.read(env),

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from .errors import DatabaseUnavailable, QueueError, SchemaMissing
+from .errors import DatabaseUnavailable, LeaseLost, QueueError, SchemaMissing
 from .jobs import (
     JanitorRound,
     Job,
@@ -26,6 +26,7 @@ from .jobs import (
 )
 from .migrations import Migration, load_migrations, pending_migrations
 from .queries import query
+from .settings import DatabaseSettings, Pooler
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,23 @@ class StuckBatch:
 
 
 @dataclass(frozen=True)
+class Lease:
+    """A lease held in the database (see `Store.lease`)."""
+
+    store: "Store"
+    name: str
+    holder: str
+    ttl: timedelta
+
+    async def keep(self) -> None:
+        """Renew the lease; LeaseLost when it lapsed and another holder took it."""
+        if not await self.store.renew_lease(self.name, self.holder, self.ttl):
+            raise LeaseLost(
+                f"lease {self.name!r} lapsed and was taken over while {self.holder} held it"
+            )
+
+
+@dataclass(frozen=True)
 class Listening:
     woken: asyncio.Event
     lost: asyncio.Event
@@ -61,8 +79,9 @@ def advisory_key(name: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-JANITOR_LOCK = advisory_key("botgateway.janitor")
 MIGRATION_LOCK = advisory_key("botgateway.migrate")
+"""Transaction-level (held by the migrating transaction): fine behind any pooler."""
+JANITOR_LEASE = "janitor"
 
 _UNAVAILABLE = (
     OSError,
@@ -96,17 +115,62 @@ def _translated(action: str) -> Iterator[None]:
     try:
         yield
     except _UNAVAILABLE as exc:
-        raise DatabaseUnavailable(f"{action}: database unavailable ({_describe(exc)})") from exc
+        raise DatabaseUnavailable(
+            f"{action}: database unavailable ({_describe(exc)}){_pooler_hint(exc)}"
+        ) from exc
     except asyncpg.UndefinedTableError as exc:
         raise SchemaMissing(
             f"{action}: {_describe(exc)}; `botgateway migrate` has not run"
         ) from exc
     except asyncpg.PostgresError as exc:
-        raise QueueError(f"{action}: {_describe(exc)}") from exc
+        raise QueueError(f"{action}: {_describe(exc)}{_pooler_hint(exc)}") from exc
+
+
+_POOLER_SYMPTOMS = (
+    asyncpg.DuplicatePreparedStatementError,
+    asyncpg.InvalidSQLStatementNameError,
+)
+
+
+def _pooler_hint(exc: BaseException) -> str:
+    """What to set when an error is what an undeclared pooler causes."""
+    if "unsupported startup parameter" in str(exc):
+        return "; a connection pooler is in front: set DATABASE_POOLER=transaction or session"
+    if isinstance(exc, _POOLER_SYMPTOMS):
+        return "; a transaction-mode pooler is in front? set DATABASE_POOLER=transaction"
+    return ""
 
 
 async def _keep_session(_: "asyncpg.Connection[asyncpg.Record]") -> None:
     return None
+
+
+# The array-join statements (complete_many, release) turn quadratic under the generic plan
+# PostgreSQL switches a prepared statement to after five runs: force custom plans.
+_PLAN_CACHE_MODE = "force_custom_plan"
+
+
+async def _set_plan_cache_mode(conn: "asyncpg.Connection[asyncpg.Record]") -> None:
+    await conn.execute(f"SET plan_cache_mode = {_PLAN_CACHE_MODE}")
+
+
+def _session_options(pooler: Pooler) -> dict[str, Any]:
+    """How each pooled connection is set up for what stands in front of PostgreSQL.
+
+    - none: plan_cache_mode as a startup parameter (no extra round trip).
+    - session: poolers refuse startup parameters they do not know (PgBouncer:
+      "unsupported startup parameter"), so it is SET once per connection, which keeps its
+      server connection for life.
+    - transaction: each transaction may run on another server connection, so no session
+      state and no named prepared statements (asyncpg's cache would meet "prepared statement
+      already exists" / "does not exist"). With the cache off, asyncpg parses every statement
+      unnamed, and PostgreSQL plans unnamed statements afresh each time: custom plans anyway.
+    """
+    if pooler == "transaction":
+        return {"statement_cache_size": 0}
+    if pooler == "session":
+        return {"init": _set_plan_cache_mode}
+    return {"server_settings": {"plan_cache_mode": _PLAN_CACHE_MODE}}
 
 
 def _describe(exc: BaseException) -> str:
@@ -138,14 +202,33 @@ def _job(r: asyncpg.Record) -> Job:
 class Store:
     """Queue operations over a connection pool. Create with `await Store.connect(dsn)`."""
 
-    def __init__(self, pool: "asyncpg.Pool[asyncpg.Record]", dsn: str) -> None:
+    def __init__(
+        self,
+        pool: "asyncpg.Pool[asyncpg.Record]",
+        dsn: str,
+        *,
+        listen_dsn: str | None = None,
+    ) -> None:
         self._pool = pool
         self._dsn = dsn
+        self._listen_dsn = listen_dsn
 
     @classmethod
     async def connect(
-        cls, dsn: str, *, min_size: int = 1, max_size: int = 10, connect_timeout: float = 10.0
+        cls,
+        dsn: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 10,
+        connect_timeout: float = 10.0,
+        pooler: Pooler = "none",
+        listen_dsn: str | None = None,
     ) -> "Store":
+        """A pool of up to `max_size` connections. `pooler` says what stands in front of
+        PostgreSQL (see DatabaseSettings); `listen_dsn` defaults to `dsn` unless that is a
+        transaction pooler, where LISTEN cannot hold a session."""
+        if listen_dsn is None and pooler != "transaction":
+            listen_dsn = dsn
         with _translated(f"connecting to {redact(dsn)}"):
             pool = await asyncpg.create_pool(
                 dsn,
@@ -153,15 +236,23 @@ class Store:
                 max_size=max_size,
                 timeout=connect_timeout,
                 command_timeout=60,
-                # The array-join statements (complete_many, release) turn quadratic under the
-                # generic plan PostgreSQL switches prepared statements to after five runs.
-                server_settings={"plan_cache_mode": "force_custom_plan"},
                 # asyncpg still rolls back and drops listeners on release; the full reset
                 # (RESET ALL, UNLISTEN *, unlock all) is a round trip per call that we do not
-                # need: we set no session state and unlock our advisory locks ourselves.
+                # need: the only session state we set is plan_cache_mode, below.
                 reset=_keep_session,
+                **_session_options(pooler),
             )
-        return cls(pool, dsn)
+        return cls(pool, dsn, listen_dsn=listen_dsn)
+
+    @classmethod
+    async def open(cls, database: DatabaseSettings, **pool: Any) -> "Store":
+        """`connect` with what the settings say about the database (URL, pooler, direct URL)."""
+        return await cls.connect(
+            database.url,
+            pooler=database.pooler,
+            listen_dsn=database.listen_url,
+            **pool,
+        )
 
     async def close(self) -> None:
         await self._pool.close()
@@ -169,6 +260,12 @@ class Store:
     @property
     def dsn(self) -> str:
         return self._dsn
+
+    @property
+    def can_listen(self) -> bool:
+        """Whether `notifications` has a session to LISTEN on (not through a transaction
+        pooler without a direct URL)."""
+        return self._listen_dsn is not None
 
     async def ping(self) -> None:
         with _translated("ping"):
@@ -326,8 +423,10 @@ class Store:
             listening.lost.set()
             listening.woken.set()
 
+        if self._listen_dsn is None:
+            raise QueueError("listen: no session to LISTEN on behind a transaction pooler")
         with _translated("listen"):
-            conn = await asyncpg.connect(self._dsn, timeout=10)
+            conn = await asyncpg.connect(self._listen_dsn, timeout=10)
         try:
             conn.add_termination_listener(on_lost)
             with _translated("listen"):
@@ -392,22 +491,26 @@ class Store:
         return [JanitorRound(**dict(r)) for r in rows]
 
     @contextlib.asynccontextmanager
-    async def advisory_lock(self, key: int) -> AsyncIterator[bool]:
-        """Try a session advisory lock on a connection held for the block; yields whether
-        we got it."""
-        with _translated("advisory lock"):
-            conn = await self._pool.acquire()
+    async def lease(self, name: str, holder: str, ttl: timedelta) -> AsyncIterator["Lease | None"]:
+        """The named lease for the block (None: someone else holds it), dropped at the end.
+        A row, not a session lock, so it holds across transactions behind any pooler; the
+        holder renews it (`Lease.keep`) before it could lapse."""
+        with _translated("taking the lease"):
+            taken = await self._pool.fetchval(query("take_lease"), name, holder, _seconds(ttl))
+        if taken is None:
+            yield None
+            return
         try:
-            with _translated("advisory lock"):
-                got = bool(await conn.fetchval(query("try_advisory_lock"), key))
-            try:
-                yield got
-            finally:
-                if got:
-                    with contextlib.suppress(*_UNAVAILABLE):
-                        await conn.fetchval(query("advisory_unlock"), key)
+            yield Lease(self, name, holder, ttl)
         finally:
-            await self._pool.release(conn)
+            with contextlib.suppress(QueueError), _translated("dropping the lease"):
+                await self._pool.execute(query("drop_lease"), name, holder)
+
+    async def renew_lease(self, name: str, holder: str, ttl: timedelta) -> bool:
+        """False when the lease is no longer `holder`'s (it lapsed and someone took it)."""
+        with _translated("renewing the lease"):
+            row = await self._pool.fetchval(query("renew_lease"), name, holder, _seconds(ttl))
+        return row is not None
 
     # -- people on call -------------------------------------------------------------------
 

@@ -154,6 +154,7 @@ class Worker:
         self._isolated_waiting = False
         self._isolated_checked_at = -float("inf")
         self._poll_s = self.config.poll_interval.total_seconds()
+        self._said_polling = False
 
     @property
     def in_flight(self) -> int:
@@ -165,8 +166,16 @@ class Worker:
             asyncio.create_task(self._heartbeat_loop(), name="worker-heartbeat"),
             asyncio.create_task(self._complete_loop(), name="worker-complete"),
         ]
-        if self.config.listen:
+        if self.config.listen and self.store.can_listen:
             helpers.append(asyncio.create_task(self._listen_loop(), name="worker-listen"))
+        elif self.config.listen and not self._said_polling:
+            # Once per worker (a restarted run says nothing new): no session to LISTEN on.
+            self._said_polling = True
+            log.info(
+                "no LISTEN behind a transaction pooler without DATABASE_DIRECT_URL: "
+                "new jobs are found by polling, up to one poll interval late",
+                extra={"poll_interval_s": self._poll_s},
+            )
         try:
             await self._claim_loop(stop)
             await self._drain()

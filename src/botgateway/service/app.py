@@ -100,8 +100,8 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     # min_size=0: the pool connects on demand, so the service starts (answering 503, not
     # ready) while the database is away and recovers by itself when it returns.
-    store = await Store.connect(
-        settings.queue.database_url, min_size=0, max_size=settings.database_pool_size
+    store = await Store.open(
+        settings.queue.database, min_size=0, max_size=settings.database_pool_size
     )
     try:
         await store.ping()

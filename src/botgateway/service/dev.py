@@ -148,7 +148,7 @@ async def _run(
         log_each_job=True,
     )
     redact_secrets(settings.secrets())
-    store = await Store.connect(queue.database_url, min_size=1, max_size=2)
+    store = await Store.open(queue.database, min_size=1, max_size=2)
     try:
         applied = await store.migrate()
     finally:

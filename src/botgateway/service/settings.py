@@ -75,7 +75,7 @@ class ServiceSettings:
     ) -> "ServiceSettings":
         """Everything the service needs from the environment, the bots file included."""
         settings = cls(
-            queue=QueueSettings.from_env(env),
+            queue=QueueSettings.from_env(env, listens=True),
             telegram_api_base=TELEGRAM_API_BASE.read(env),
             worker_concurrency=WORKER_CONCURRENCY.read(env),
             shutdown_grace=WORKER_SHUTDOWN_GRACE.read(env),

@@ -184,11 +184,26 @@ WHERE status = 'dead'
   AND ($2::text IS NULL OR bot_slug = $2)
 RETURNING id;
 
--- name: try_advisory_lock
-SELECT pg_try_advisory_lock($1);
+-- name: take_lease
+-- The lease when nobody holds it or its holder let it expire; no row back: someone else holds it.
+-- Two janitors racing on a free lease: the second waits on the first's insert, then finds the
+-- lease live and takes nothing.
+INSERT INTO gateway_janitor_lease AS l (name, holder, expires_at)
+VALUES ($1, $2, now() + make_interval(secs => $3))
+ON CONFLICT (name) DO UPDATE
+SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+WHERE l.expires_at < now()
+RETURNING holder;
 
--- name: advisory_unlock
-SELECT pg_advisory_unlock($1);
+-- name: renew_lease
+-- Still ours (nobody took it over, even if it lapsed meanwhile): extend it.
+UPDATE gateway_janitor_lease
+SET expires_at = now() + make_interval(secs => $3)
+WHERE name = $1 AND holder = $2
+RETURNING holder;
+
+-- name: drop_lease
+DELETE FROM gateway_janitor_lease WHERE name = $1 AND holder = $2;
 
 -- name: migration_lock
 -- Held until the migrating transaction ends: concurrent `botgateway migrate` runs take turns.
