@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 
 from botgateway.janitor import run_once
+from botgateway.operator.ports import StoreQueue
 from botgateway.queue import (
     DatabaseSettings,
     Job,
@@ -184,3 +185,13 @@ async def test_two_janitors_through_the_pooler_never_run_a_round_at_the_same_tim
     assert finished.ran
     assert (await run_once(pooled_store, settings)).ran
     assert await rows.value("SELECT count(*) FROM gateway_janitor_rounds") == 2
+
+
+async def test_the_operator_reads_queue_and_server_limits_through_the_pooler(
+    pooled: DatabaseSettings, store: Store
+) -> None:
+    snapshot = await StoreQueue(connect_timeout=5).read(pooled.url, pooled.pooler)
+    assert snapshot.stats.rows == ()
+    assert snapshot.limits == await store.connection_limits()
+    assert snapshot.limits is not None
+    assert snapshot.limits.available > 0

@@ -19,6 +19,7 @@ from botgateway.operator.settings import OperatorSettings
 from botgateway.operator.status import status_changes
 from botgateway.operator.testing import FakeBotApi, FakeKube, FakeQueue, RecordedEvents
 from botgateway.queue import (
+    ConnectionLimits,
     DatabaseUnavailable,
     JanitorRound,
     QueueError,
@@ -555,3 +556,37 @@ async def test_an_unusable_signing_key_is_invalid_secret_without_its_value() -> 
     assert "handler.signing.secret (Secret support-bot, key signing)" in message
     assert "KEYVALUE" not in message
     assert not world.kube.applied
+
+
+# -- connection budget ------------------------------------------------------------------------
+
+
+async def test_max_replicas_beyond_the_servers_connections_is_a_condition_with_the_numbers() -> (
+    None
+):
+    world = World(spec=spec(scaling={"minReplicas": 1, "maxReplicas": 10}))
+    world.queue.snapshots[DSN] = QueueSnapshot(QueueStats(()), (), ConnectionLimits(100, 3))
+    await world.sync()
+    assert world.status["connections"] == {
+        "max": 124,
+        "available": 97,
+        "perPod": 11,
+        "pods": 11,
+        "pooler": "none",
+    }
+    assert world.reason(cond.CONNECTION_BUDGET) == ("False", "OverLimit")
+    assert "= 124 exceeds 97 available" in world.condition(cond.CONNECTION_BUDGET)["message"]
+
+    world.spec = spec(scaling={"minReplicas": 1, "maxReplicas": 7})
+    world.generation += 1
+    await world.sync()
+    assert world.reason(cond.CONNECTION_BUDGET) == ("True", "WithinLimit")
+    assert world.status["connections"]["max"] == 8 * 11 + 3
+
+
+async def test_the_queue_is_read_through_the_declared_pooler() -> None:
+    database = {"secretRef": {"name": "gateway-db", "key": "DATABASE_URL"}, "pooler": "session"}
+    world = World(spec=spec(database=database))
+    await world.sync()
+    assert world.queue.poolers == ["session"]
+    assert world.reason(cond.CONNECTION_BUDGET) == ("True", "BehindPooler")

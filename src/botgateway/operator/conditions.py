@@ -9,8 +9,10 @@ READY = "Ready"
 WEBHOOK_REGISTERED = "WebhookRegistered"
 QUEUE_HEALTHY = "QueueHealthy"
 AVAILABLE = "Available"
+CONNECTION_BUDGET = "ConnectionBudget"
+"""True while the most connections the gateway can open fit the server's max_connections."""
 
-TYPES = (READY, WEBHOOK_REGISTERED, QUEUE_HEALTHY, AVAILABLE)
+TYPES = (READY, WEBHOOK_REGISTERED, QUEUE_HEALTHY, AVAILABLE, CONNECTION_BUDGET)
 
 
 @dataclass(frozen=True)

@@ -114,7 +114,8 @@ def _spec_schema() -> Schema:
                 "properties": {
                     "secretRef": _secret_ref(
                         "The Secret key holding the PostgreSQL URL.", "DATABASE_URL"
-                    )
+                    ),
+                    **env_fields.properties("database"),
                 },
             },
             "bots": {
@@ -322,6 +323,22 @@ def _status_schema() -> Schema:
                     "recovered": _int("Stuck jobs taken back to pending."),
                     "deadLettered": _int("Stuck jobs with no attempts left, made dead."),
                     "purged": _int("Done jobs past retention deleted."),
+                },
+            },
+            "connections": {
+                "type": "object",
+                "description": "The most PostgreSQL connections this gateway can open at "
+                "maxReplicas (pools, LISTEN, janitor, operator; see the ConnectionBudget "
+                "condition for the sum) and what the server allows.",
+                "x-kubernetes-preserve-unknown-fields": True,
+                "properties": {
+                    "max": _int("Most connections at maxReplicas, during a rollout."),
+                    "available": _int(
+                        "The server's max_connections less its reserved connections."
+                    ),
+                    "perPod": _int("Connections of one gateway pod (pool + LISTEN)."),
+                    "pods": _int("maxReplicas plus the rollout's surge pod."),
+                    "pooler": _str("database.pooler: none, transaction or session."),
                 },
             },
             "webhooks": {

@@ -9,6 +9,9 @@ from typing import Any
 
 from botgateway.contract.environment import (
     BY_NAME,
+    DATABASE_POOL_SIZE,
+    DATABASE_POOLER,
+    JANITOR_POOL_SIZE,
     LOG_LEVEL,
     QUEUE_DONE_RETENTION,
     QUEUE_MAX_ATTEMPTS,
@@ -42,6 +45,9 @@ class EnvField:
 
 
 ENV_FIELDS: tuple[EnvField, ...] = (
+    EnvField(("database", "pooler"), DATABASE_POOLER),
+    EnvField(("database", "poolSize"), DATABASE_POOL_SIZE),
+    EnvField(("janitor", "poolSize"), JANITOR_POOL_SIZE),
     EnvField(("worker", "concurrency"), WORKER_CONCURRENCY),
     EnvField(("worker", "maxAttempts"), QUEUE_MAX_ATTEMPTS),
     EnvField(("worker", "maxRetryAfter"), QUEUE_MAX_RETRY_AFTER),

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 import kopf
 
-from botgateway.queue import JanitorRound, QueueStats, Store
+from botgateway.queue import ConnectionLimits, JanitorRound, Pooler, QueueStats, Store
 
 from .webhooks import DesiredWebhook, WebhookInfo
 
@@ -40,10 +40,12 @@ class WebhookApi(Protocol):
 class QueueSnapshot:
     stats: QueueStats
     janitor_rounds: tuple[JanitorRound, ...] = ()
+    limits: ConnectionLimits | None = None
+    """The server's connection slots, for the connection budget."""
 
 
 class QueueReader(Protocol):
-    async def read(self, dsn: str) -> QueueSnapshot: ...
+    async def read(self, dsn: str, pooler: Pooler = "none") -> QueueSnapshot: ...
 
 
 class Events(Protocol):
@@ -59,14 +61,21 @@ class KopfEvents:
 
 class StoreQueue:
     """Reads queue stats through a short-lived one-connection Store per call (each BotGateway
-    may name its own database, and the operator must not hold connections between passes)."""
+    may name its own database, and the operator must not hold connections between passes):
+    the operator's share of a BotGateway's connection budget is this one connection."""
 
     def __init__(self, connect_timeout: float) -> None:
         self._timeout = connect_timeout
 
-    async def read(self, dsn: str) -> QueueSnapshot:
-        store = await Store.connect(dsn, min_size=1, max_size=1, connect_timeout=self._timeout)
+    async def read(self, dsn: str, pooler: Pooler = "none") -> QueueSnapshot:
+        store = await Store.connect(
+            dsn, min_size=1, max_size=1, connect_timeout=self._timeout, pooler=pooler
+        )
         try:
-            return QueueSnapshot(await store.stats(), tuple(await store.last_janitor_rounds()))
+            return QueueSnapshot(
+                await store.stats(),
+                tuple(await store.last_janitor_rounds()),
+                await store.connection_limits(),
+            )
         finally:
             await store.close()

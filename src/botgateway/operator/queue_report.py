@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from botgateway.queue import JanitorRound
+from botgateway.queue import ConnectionLimits, JanitorRound
 
 from . import conditions as cond
 from .conditions import Condition
@@ -24,6 +24,8 @@ class QueueReport:
     due: int | None = None
     """None when the queue could not be read: no scaling decision is taken on no data."""
     janitor: dict[str, Any] | None = None
+    limits: ConnectionLimits | None = None
+    """The server's connection slots (None: not read), for the connection budget."""
 
 
 def queue_report(
@@ -48,7 +50,9 @@ def queue_report(
         condition = Condition.false(cond.QUEUE_HEALTHY, "Backlog", message)
     else:
         condition = Condition.true(cond.QUEUE_HEALTHY, "Healthy", summary)
-    return QueueReport(condition, fields, due, janitor_status(snapshot.janitor_rounds))
+    return QueueReport(
+        condition, fields, due, janitor_status(snapshot.janitor_rounds), snapshot.limits
+    )
 
 
 def janitor_status(rounds: Sequence[JanitorRound]) -> dict[str, Any] | None:

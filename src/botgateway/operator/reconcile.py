@@ -19,6 +19,7 @@ from botgateway.queue import DatabaseUnavailable, QueueError, SchemaMissing
 from . import conditions as cond
 from .builders import ChildInputs, Manifest, Names, build_children, referenced_secrets, secret_key
 from .conditions import Condition, merge_conditions
+from .connection_budget import budget_status, connection_budget, pooler_of
 from .errors import KubeError, MissingSecret, SpecError
 from .kube import secret_entry
 from .memory import Memory
@@ -142,6 +143,8 @@ async def sync(
             # Unreadable queue: no numbers rather than stale ones (None deletes the field).
             extra["queue"] = report.fields or None
             updates.append(report.condition)
+            extra["connections"], budget = budget_status(connection_budget(spec), report.limits)
+            updates.append(budget)
             if report.due is not None:
                 # The last janitor round stays true while the database cannot be read.
                 extra["janitor"] = report.janitor
@@ -325,7 +328,7 @@ def _available(deployment: Mapping[str, Any]) -> Condition:
 async def _observe_queue(rt: Runtime, spec: BotGatewaySpec, dsn: str) -> QueueReport:
     """Queue depth of this gateway's bots; a missing schema is "not migrated yet", not a fault."""
     try:
-        snapshot = await rt.queue.read(dsn)
+        snapshot = await rt.queue.read(dsn, pooler_of(spec))
     except DatabaseUnavailable as exc:
         return unreadable("DatabaseUnavailable", str(exc))
     except SchemaMissing as exc:

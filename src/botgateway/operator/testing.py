@@ -130,9 +130,12 @@ class FakeQueue:
         self.snapshots: dict[str, QueueSnapshot] = {}
         self.error: QueueError | None = None
         self.reads = 0
+        self.poolers: list[str] = []
+        """The pooler each read was told stands in front of the database."""
 
-    async def read(self, dsn: str) -> QueueSnapshot:
+    async def read(self, dsn: str, pooler: str = "none") -> QueueSnapshot:
         self.reads += 1
+        self.poolers.append(pooler)
         if self.error is not None:
             raise self.error
         return self.snapshots.get(dsn, QueueSnapshot(QueueStats(())))

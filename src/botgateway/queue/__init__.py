@@ -13,6 +13,7 @@ from .errors import (
 )
 from .jobs import (
     STATUSES,
+    ConnectionLimits,
     JanitorRound,
     Job,
     JobDetail,
@@ -38,6 +39,7 @@ from .worker import (
 __all__ = [
     "JANITOR_LEASE",
     "STATUSES",
+    "ConnectionLimits",
     "DatabaseSettings",
     "DatabaseUnavailable",
     "DeadLetter",

@@ -132,3 +132,17 @@ class QueueStats:
 
     def totals(self) -> dict[str, int]:
         return {status: self.count(status) for status in STATUSES}
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """What the PostgreSQL server lets clients open: `max_connections` less the slots kept
+    for superusers (`superuser_reserved_connections`) and, from PostgreSQL 16, for roles with
+    pg_use_reserved_connections (`reserved_connections`)."""
+
+    max_connections: int
+    reserved: int
+
+    @property
+    def available(self) -> int:
+        return self.max_connections - self.reserved

@@ -14,6 +14,7 @@ import asyncpg
 
 from .errors import DatabaseUnavailable, LeaseLost, QueueError, SchemaMissing
 from .jobs import (
+    ConnectionLimits,
     JanitorRound,
     Job,
     JobDetail,
@@ -270,6 +271,14 @@ class Store:
     async def ping(self) -> None:
         with _translated("ping"):
             await self._pool.fetchval(query("ping"), timeout=5)
+
+    async def connection_limits(self) -> ConnectionLimits:
+        """The server's connection slots for ordinary roles (behind a pooler: the server's,
+        not the pooler's, since the query runs on PostgreSQL)."""
+        with _translated("reading connection limits"):
+            row = await self._pool.fetchrow(query("connection_limits"))
+        assert row is not None
+        return ConnectionLimits(row["max_connections"], row["reserved"])
 
     # -- schema ---------------------------------------------------------------------------
 

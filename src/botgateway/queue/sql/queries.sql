@@ -225,6 +225,12 @@ INSERT INTO botgateway_schema_migrations (version, name) VALUES ($1, $2);
 -- name: ping
 SELECT 1;
 
+-- name: connection_limits
+-- reserved_connections exists from PostgreSQL 16 (missing_ok: NULL before).
+SELECT current_setting('max_connections')::int AS max_connections,
+       current_setting('superuser_reserved_connections')::int
+         + coalesce(current_setting('reserved_connections', true)::int, 0) AS reserved;
+
 -- name: record_janitor_round
 -- One round's result; rounds older than 30 days go in the same statement, so the table stays
 -- small (a CronJob every minute: about 43,000 rows) without a job of its own.
