@@ -29,7 +29,7 @@ import yaml
 
 from botgateway.contract.janitor import JanitorResult
 from botgateway.janitor import run_once
-from botgateway.queue import QueueSettings, Store
+from botgateway.queue import ConnectionLimits, QueueSettings, Store
 from tests.support.cluster import (
     ControlPlane,
     _die_with_parent,
@@ -904,3 +904,53 @@ def test_operator_logs_are_json_and_hold_no_token_or_webhook_secret(
         assert "message" in entry, line
         leaked = [s for s in secrets if s in line]
         assert not leaked, f"a token or webhook secret in the operator log: {line[:200]}"
+
+
+@pytest.mark.usefixtures("diagnose")
+def test_max_replicas_beyond_the_servers_connections_is_a_condition_with_the_numbers(
+    deployed: ControlPlane, operator: OperatorProcess, gateway_db: str
+) -> None:
+    cp = deployed
+    name = "crowded"
+
+    async def limits() -> ConnectionLimits:
+        store = await Store.connect(gateway_db, max_size=1)
+        try:
+            return await store.connection_limits()
+        finally:
+            await store.close()
+
+    server = asyncio.run(limits())
+    too_many = server.available  # 11 connections a replica: this many can never fit
+    create_bot_secret(cp, "crowded-main", token(name, "main"), None)
+    manifest = gateway(
+        name,
+        [bot("main", "crowded-main", own_secret=False)],
+        webhook={"register": False},
+        scaling={"minReplicas": 1, "maxReplicas": too_many},
+    )
+    cp.apply(manifest)
+    wait_ready(cp, name)  # a warning about what could come, not a broken gateway
+
+    def budget(reason: str) -> Callable[[], dict[str, Any] | None]:
+        def probe() -> dict[str, Any] | None:
+            obj = get(cp, "botgateway", name)
+            found = condition(obj, "ConnectionBudget") if obj else {}
+            return obj if found.get("reason") == reason else None
+
+        return probe
+
+    obj = wait_until(budget("OverLimit"), timeout=30, message="ConnectionBudget=False")
+    most = (too_many + 1) * 11 + 2 + 1
+    assert obj["status"]["connections"]["max"] == most
+    assert obj["status"]["connections"]["available"] == server.available
+    over = condition(obj, "ConnectionBudget")
+    assert over["status"] == "False"
+    assert f"= {most} exceeds {server.available} available" in over["message"]
+    assert condition(obj, "Ready")["status"] == "True"
+
+    manifest["spec"]["scaling"]["maxReplicas"] = 2
+    cp.apply(manifest)
+    obj = wait_until(budget("WithinLimit"), timeout=30, message="ConnectionBudget=True")
+    assert obj["status"]["connections"]["max"] == 3 * 11 + 2 + 1
+    cp.kubectl("delete", "botgateway", name, "-n", NS, "--timeout=60s")
