@@ -590,3 +590,11 @@ async def test_the_queue_is_read_through_the_declared_pooler() -> None:
     await world.sync()
     assert world.queue.poolers == ["session"]
     assert world.reason(cond.CONNECTION_BUDGET) == ("True", "BehindPooler")
+
+
+async def test_an_unreadable_server_leaves_the_budget_unknown_with_its_sum() -> None:
+    world = World()
+    world.queue.error = DatabaseUnavailable("connection refused")
+    await world.sync()
+    assert world.reason(cond.CONNECTION_BUDGET) == ("Unknown", "LimitsUnknown")
+    assert world.status["connections"] == {"max": 25, "perPod": 11, "pods": 2, "pooler": "none"}

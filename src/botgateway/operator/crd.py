@@ -278,7 +278,8 @@ def _status_schema() -> Schema:
             "replicas": _int("Gateway replicas the operator set."),
             "conditions": {
                 "type": "array",
-                "description": "Ready, WebhookRegistered, QueueHealthy and Available.",
+                "description": "Ready, WebhookRegistered, QueueHealthy, Available and "
+                "ConnectionBudget.",
                 "items": {
                     "type": "object",
                     "description": "One condition.",
