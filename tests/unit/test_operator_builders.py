@@ -1,4 +1,5 @@
 import base64
+import dataclasses
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from botgateway.operator.builders import (
     secret_key,
 )
 from botgateway.operator.builders.workload import PRE_STOP_SECONDS
-from botgateway.operator.spec import BotGatewaySpec, parse_spec
+from botgateway.operator.spec import BotGatewaySpec, SecretKeyRef, parse_spec
 from tests.support.bots_files import HEADER_VALUE, SIGNING_KEY, gateway_reads
 
 pytestmark = pytest.mark.unit
@@ -394,3 +395,34 @@ def test_the_gateway_reads_the_mounted_handler_secrets() -> None:
         Header("Authorization", SecretSource("value", HEADER_VALUE)),
         Header("X-Tenant", SecretSource("value", "acme")),
     )
+
+
+def test_a_pooler_and_a_direct_url_reach_the_containers_that_read_them() -> None:
+    database = {
+        "secretRef": {"name": "gateway-db"},
+        "pooler": "transaction",
+        "poolSize": 4,
+        "directSecretRef": {"name": "gateway-db-direct"},
+    }
+    spec = parse_spec("support", "bots", {**FULL, "database": database, "janitor": {"poolSize": 1}})
+    inputs = dataclasses.replace(
+        INPUTS,
+        secret_values={**VALUES, "gateway-db-direct/DATABASE_DIRECT_URL": "postgresql://db/gw"},
+    )
+    assert SecretKeyRef("gateway-db-direct", "DATABASE_DIRECT_URL") in referenced_secrets(spec)
+    pod = children(spec, inputs)["Deployment"]["spec"]["template"]["spec"]
+    (migrate,) = pod["initContainers"]
+    (gateway,) = pod["containers"]
+    env = {e["name"]: e for e in gateway["env"]}
+    assert env["DATABASE_POOLER"]["value"] == "transaction"
+    assert env["DATABASE_POOL_SIZE"]["value"] == "4"
+    assert env["DATABASE_DIRECT_URL"]["valueFrom"]["secretKeyRef"] == {
+        "name": "gateway-db-direct",
+        "key": "DATABASE_DIRECT_URL",
+    }
+    assert {e["name"] for e in migrate["env"]} >= {"DATABASE_URL", "DATABASE_POOLER"}
+    assert "DATABASE_DIRECT_URL" not in {e["name"] for e in migrate["env"]}
+    janitor = pod_spec("CronJob", spec)["containers"][0]
+    janitor_env = {e["name"]: e.get("value") for e in janitor["env"]}
+    assert janitor_env["DATABASE_POOLER"] == "transaction"
+    assert janitor_env["JANITOR_POOL_SIZE"] == "1"

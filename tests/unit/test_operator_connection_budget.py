@@ -96,3 +96,15 @@ def test_unknown_server_limits_say_so() -> None:
 def test_not_even_one_replica_fits_a_tiny_server() -> None:
     _, condition = budget_status(connection_budget(gateway()), ConnectionLimits(10, 3))
     assert "not even one replica fits" in condition.message
+
+
+def test_a_direct_url_behind_a_transaction_pooler_listens_and_counts_on_the_server() -> None:
+    database = {"pooler": "transaction", "directSecretRef": {"name": "db-direct"}}
+    spec = gateway(database=database, scaling={"minReplicas": 1, "maxReplicas": 200})
+    budget = connection_budget(spec)
+    assert (budget.listen, budget.to_server) == (1, 201)
+    _, condition = budget_status(budget, DEFAULT_SERVER)
+    assert (condition.status, condition.reason) == ("False", "OverLimit")
+    assert "201 LISTEN connections bypass it, more than the 97 the server has" in (
+        condition.message
+    )

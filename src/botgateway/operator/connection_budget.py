@@ -36,9 +36,12 @@ class ConnectionBudget:
     """maxReplicas plus the rollout's surge pod."""
     pool: int
     listen: int
-    """LISTEN connections per pod: 0 behind a transaction pooler (workers poll)."""
+    """LISTEN connections per pod: 0 behind a transaction pooler without a direct URL (workers
+    poll)."""
     janitor: int
     pooler: str
+    direct: bool = False
+    """LISTEN bypasses the pooler (database.directSecretRef)."""
 
     @property
     def per_pod(self) -> int:
@@ -50,8 +53,11 @@ class ConnectionBudget:
 
     @property
     def to_server(self) -> int:
-        """What reaches PostgreSQL itself (all of it when no pooler stands in front)."""
-        return self.total if self.pooler == "none" else 0
+        """What reaches PostgreSQL itself: all of it without a pooler, else the LISTEN
+        connections that bypass it."""
+        if self.pooler == "none":
+            return self.total
+        return self.pods * self.listen if self.direct else 0
 
     def formula(self) -> str:
         listen = f" + {self.listen} LISTEN" if self.listen else ""
@@ -73,9 +79,10 @@ def connection_budget(spec: BotGatewaySpec) -> ConnectionBudget:
     return ConnectionBudget(
         pods=spec.scaling.max_replicas + SURGE,
         pool=int(env.get(DATABASE_POOL_SIZE.name, DATABASE_POOL_SIZE.default or "0")),
-        listen=0 if pooler == "transaction" else 1,
+        listen=0 if pooler == "transaction" and spec.direct_database is None else 1,
         janitor=janitor if spec.janitor.enabled else 0,
         pooler=pooler,
+        direct=spec.direct_database is not None,
     )
 
 
@@ -96,18 +103,22 @@ def budget_status(
         "pooler": budget.pooler,
     }
     equation = f"{budget.formula()} = {budget.total}"
+    if limits is not None:
+        fields["available"] = limits.available
     if budget.pooler != "none":
         message = (
             f"{equation}, to the {budget.pooler} pooler, which bounds what reaches PostgreSQL "
             "with its own server pool"
         )
-        if limits is not None:
-            fields["available"] = limits.available
-        return fields, Condition.true(cond.CONNECTION_BUDGET, "BehindPooler", message)
+        if budget.direct:
+            message += f"; {budget.to_server} LISTEN connections bypass it"
+        if limits is None or budget.to_server <= limits.available:
+            return fields, Condition.true(cond.CONNECTION_BUDGET, "BehindPooler", message)
+        message += f", more than the {limits.available} the server has"
+        return fields, Condition.false(cond.CONNECTION_BUDGET, "OverLimit", message)
     if limits is None:
         message = f"{equation}; the server's max_connections could not be read"
         return fields, Condition.unknown(cond.CONNECTION_BUDGET, "LimitsUnknown", message)
-    fields["available"] = limits.available
     server = (
         f"{limits.available} available (max_connections {limits.max_connections} - "
         f"{limits.reserved} reserved)"

@@ -115,6 +115,13 @@ def _spec_schema() -> Schema:
                     "secretRef": _secret_ref(
                         "The Secret key holding the PostgreSQL URL.", "DATABASE_URL"
                     ),
+                    "directSecretRef": _secret_ref(
+                        "Optional: the Secret key holding a PostgreSQL URL that bypasses the "
+                        "pooler, for the workers' LISTEN (sets DATABASE_DIRECT_URL; one "
+                        "connection per gateway pod). Without it, behind a transaction pooler "
+                        "workers poll every second.",
+                        "DATABASE_DIRECT_URL",
+                    ),
                     **env_fields.properties("database"),
                 },
             },

@@ -30,6 +30,7 @@ PLURAL = "botgateways"
 
 DEFAULT_TOKEN_KEY = "token"
 DEFAULT_DATABASE_KEY = "DATABASE_URL"
+DEFAULT_DIRECT_KEY = "DATABASE_DIRECT_URL"
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,8 @@ class BotGatewaySpec:
     namespace: str
     database: SecretKeyRef
     bots: tuple[Bot, ...]
+    direct_database: SecretKeyRef | None = None
+    """A URL that bypasses the pooler, for the workers' LISTEN (database.directSecretRef)."""
     image: str | None = None
     image_pull_policy: str | None = None
     ingress: Ingress | None = None
@@ -145,6 +148,15 @@ def parse_spec(name: str, namespace: str, spec: Mapping[str, Any]) -> BotGateway
             DEFAULT_DATABASE_KEY,
         ),
         bots=bots,
+        direct_database=(
+            _secret_ref(
+                _mapping(database["directSecretRef"], "spec.database.directSecretRef"),
+                "spec.database.directSecretRef",
+                DEFAULT_DIRECT_KEY,
+            )
+            if database.get("directSecretRef")
+            else None
+        ),
         image=_opt_str(spec.get("image")),
         image_pull_policy=_opt_str(spec.get("imagePullPolicy")),
         ingress=_ingress(_mapping(ingress_raw, "spec.ingress")) if ingress_raw else None,

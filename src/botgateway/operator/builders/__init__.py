@@ -51,6 +51,8 @@ def secret_key(ref: SecretKeyRef) -> str:
 def referenced_secrets(spec: BotGatewaySpec) -> list[SecretKeyRef]:
     """Every Secret key the gateway reads that the user provides (generated ones excluded)."""
     refs = [spec.database]
+    if spec.direct_database is not None:
+        refs.append(spec.direct_database)
     for bot in spec.bots:
         refs.append(bot.token)
         if bot.webhook_secret is not None:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from botgateway.contract.environment import DATABASE_URL, LOG_FORMAT
+from botgateway.contract.environment import DATABASE_DIRECT_URL, DATABASE_URL, LOG_FORMAT
 from botgateway.queue.environment import Command
 
 from ..env_fields import env_for
@@ -134,6 +134,19 @@ def database_env(spec: BotGatewaySpec) -> dict[str, Any]:
         "name": DATABASE_URL.name,
         "valueFrom": {"secretKeyRef": {"name": spec.database.name, "key": spec.database.key}},
     }
+
+
+def direct_database_env(spec: BotGatewaySpec) -> list[dict[str, Any]]:
+    """DATABASE_DIRECT_URL for the workers' LISTEN, when the spec names one."""
+    ref = spec.direct_database
+    if ref is None:
+        return []
+    return [
+        {
+            "name": DATABASE_DIRECT_URL.name,
+            "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}},
+        }
+    ]
 
 
 def env_var(name: str, value: str | int | float) -> dict[str, str]:

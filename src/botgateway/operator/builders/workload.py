@@ -17,6 +17,7 @@ from .common import (
     command_env,
     container_security_context,
     database_env,
+    direct_database_env,
     env_var,
     image_fields,
     labels,
@@ -35,6 +36,7 @@ SECRET_FILE_MODE = 0o440
 def gateway_env(spec: BotGatewaySpec) -> list[dict[str, Any]]:
     return [
         database_env(spec),
+        *direct_database_env(spec),
         env_var(BOTGATEWAY_CONFIG.name, f"{CONFIG_DIR}/{CONFIG_FILE}"),
         *command_env(spec, "serve"),
     ]
