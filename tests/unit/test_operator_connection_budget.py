@@ -1,9 +1,11 @@
 """The connection budget: the most connections a BotGateway can open at maxReplicas, against
 the server's max_connections less its reserved ones."""
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from botgateway.operator.connection_budget import (
     budget_status,
@@ -28,8 +30,8 @@ def gateway(**fields: Any) -> Any:
     return parse_spec("support", "bots", body)
 
 
-def test_the_examples_ten_replicas_need_more_than_a_default_server_allows() -> None:
-    """The issue's arithmetic: 10 replicas of 10 + LISTEN, plus rollout, janitor, operator."""
+def test_ten_replicas_with_default_pools_need_more_than_a_default_server_allows() -> None:
+    """Issue 14's arithmetic: 10 replicas of 10 + LISTEN, plus rollout, janitor, operator."""
     budget = connection_budget(gateway(scaling={"minReplicas": 1, "maxReplicas": 10}))
     assert (budget.pods, budget.per_pod, budget.janitor) == (11, 11, 2)
     assert budget.total == 11 * 11 + 2 + 1 == 124
@@ -108,3 +110,12 @@ def test_a_direct_url_behind_a_transaction_pooler_listens_and_counts_on_the_serv
     assert "201 LISTEN connections bypass it, more than the 97 the server has" in (
         condition.message
     )
+
+
+def test_the_shipped_example_fits_a_default_postgresql() -> None:
+    example = Path(__file__).resolve().parents[2] / "deploy" / "examples" / "botgateway.yaml"
+    [manifest] = [d for d in yaml.safe_load_all(example.read_text()) if d]
+    spec = parse_spec("support", "bots", manifest["spec"])
+    assert spec.scaling.max_replicas == 10
+    _, condition = budget_status(connection_budget(spec), DEFAULT_SERVER)
+    assert (condition.status, condition.reason) == ("True", "WithinLimit"), condition.message
