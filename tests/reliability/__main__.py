@@ -16,6 +16,8 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from tests.support.pgbouncer import PgBouncer, pgbouncer
+from tests.support.pgbouncer import missing as pgbouncer_missing
 from tests.support.postgres import TestPostgres
 from tests.support.replication import ReplicatedPostgres
 
@@ -49,6 +51,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "instead of restarting one server",
     )
     parser.add_argument(
+        "--pooler",
+        choices=("none", "transaction", "session"),
+        default="none",
+        help="put PgBouncer (the `pgbouncer` binary) in this pool mode between the gateway's "
+        "processes and PostgreSQL (default %(default)s)",
+    )
+    parser.add_argument(
         "--asynchronous-standby",
         action="store_true",
         help="with --failover: the standby is asynchronous (measures what it can lose; "
@@ -57,6 +66,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.asynchronous_standby and not args.failover:
         parser.error("--asynchronous-standby needs --failover")
+    if args.pooler != "none" and args.failover:
+        parser.error("--pooler runs in front of one server, not with --failover")
+    if args.pooler != "none" and pgbouncer_missing() is not None:
+        parser.error(f"--pooler: {pgbouncer_missing()}")
     return args
 
 
@@ -82,11 +95,18 @@ async def main(args: argparse.Namespace) -> int:
     shutil.rmtree(log_dir, ignore_errors=True)
     with tempfile.TemporaryDirectory(prefix="botgateway-reliability-") as tmp:
         root = Path(tmp)
-        async with _postgres(root, args) as (pg, replicas):
+        async with _postgres(root, args) as (pg, replicas), _pooler(root, pg, args) as pooler:
             database_url = await pg.create_database(migrated=False)
             started = time.monotonic()
             outcome = await run_scenario(
-                scenario, pg, database_url, root, log_dir=log_dir, progress=True, replicas=replicas
+                scenario,
+                pg,
+                database_url,
+                root,
+                log_dir=log_dir,
+                progress=True,
+                replicas=replicas,
+                pooler=pooler,
             )
             elapsed = time.monotonic() - started
     figures = outcome.figures
@@ -127,6 +147,22 @@ async def _postgres(
         yield TestPostgres(base_url=server.get_uri("postgres"), server=server), None
     finally:
         await asyncio.to_thread(server.cleanup)
+
+
+@contextlib.asynccontextmanager
+async def _pooler(
+    root: Path, pg: TestPostgres, args: argparse.Namespace
+) -> AsyncIterator[PgBouncer | None]:
+    """PgBouncer in front of the server for --pooler; it outlives a PostgreSQL restart and
+    reconnects by itself."""
+    if args.pooler == "none":
+        yield None
+        return
+    folder = root / "pgbouncer"
+    folder.mkdir()
+    run_as = getattr(pg.server, "system_user", None)
+    with pgbouncer(pg.base_url, args.pooler, folder, run_as=run_as) as bouncer:
+        yield bouncer
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ loop), configured through a bots file and the environment, migrated by `botgatew
 import asyncio
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,10 +51,20 @@ def _go_duration(seconds: float) -> str:
 
 class Gateway:
     def __init__(
-        self, config: GatewayConfig, database_url: str, workdir: Path, logs: LogBook
+        self,
+        config: GatewayConfig,
+        database_url: str,
+        workdir: Path,
+        logs: LogBook,
+        *,
+        via: Mapping[str, str] | None = None,
     ) -> None:
         self.config = config
         self.database_url = database_url
+        """Direct, for the run's own probes."""
+        self.via = dict(via or {})
+        """How the gateway's processes reach the database instead (DATABASE_URL and
+        DATABASE_POOLER of a pooler in front), when not directly."""
         self.workdir = workdir
         self.logs = logs
         self.supervisor = Supervisor(logs)
@@ -88,6 +99,7 @@ class Gateway:
             "WORKER_SHUTDOWN_GRACE": "5s",
             "DATABASE_POOL_SIZE": "5",
             "LOG_LEVEL": "INFO",
+            **self.via,
             **extra,
         }
 

@@ -48,6 +48,8 @@ class Figures:
     jobs_held_at_kills: int
     webhook_kills: int
     outage_kind: str
+    pooler: str
+    """What stood between the gateway's processes and PostgreSQL: none, or PgBouncer's mode."""
     """What happened to PostgreSQL: "restart", "failover" or "none"."""
     database_outages: int
     database_outages_mid_load: int
@@ -121,6 +123,7 @@ class Figures:
                 f"{self.kills_mid_load} mid-load, {self.jobs_held_at_kills} jobs held",
             ],
             ["webhook kills", self.webhook_kills, "its updates in flight are redelivered"],
+            ["pooler", self.pooler, "PgBouncer pool mode (none: PostgreSQL directly)"],
             [
                 f"postgres {self.outage_kind}",
                 self.database_outages,

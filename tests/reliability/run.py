@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.support.backend import Answer, Backend
+from tests.support.pgbouncer import PgBouncer
 from tests.support.postgres import TestPostgres
 from tests.support.replication import ReplicatedPostgres
 from tests.support.waiting import eventually
@@ -73,6 +74,7 @@ async def run_scenario(
     log_dir: Path | None = None,
     progress: bool = False,
     replicas: ReplicatedPostgres | None = None,
+    pooler: PgBouncer | None = None,
 ) -> Outcome:
     rng = random.Random(scenario.seed)
     logs = LogBook(log_dir)
@@ -80,7 +82,12 @@ async def run_scenario(
     latency = random.Random(scenario.seed + 1)
     backend.answer_for = lambda _: Answer(delay=latency.uniform(*scenario.backend_latency_s))
     await backend.start()
-    gateway = Gateway(scenario.gateway_config(backend.url), database_url, workdir, logs)
+    via = (
+        {"DATABASE_URL": pooler.url_for(database_url), "DATABASE_POOLER": pooler.mode}
+        if pooler is not None
+        else None
+    )
+    gateway = Gateway(scenario.gateway_config(backend.url), database_url, workdir, logs, via=via)
     outage: Outage | None = None
     try:
         await gateway.migrate()
@@ -167,6 +174,7 @@ async def run_scenario(
         jobs_held_at_kills=sum(max(k.jobs_held, 0) for k in kills),
         webhook_kills=webhook_kills,
         outage_kind=scenario.database_outage,
+        pooler=pooler.mode if pooler is not None else "none",
         database_outages=int(outage is not None),
         database_outages_mid_load=int(
             outage is not None and load_started < outage.started and outage.ended < load_ended
