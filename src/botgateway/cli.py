@@ -21,6 +21,7 @@ from botgateway.janitor import log_round, run_loop, run_once
 from botgateway.logs import configure_from_env, json_logs
 from botgateway.operator.commands import add_commands as add_operator_commands
 from botgateway.queue import (
+    COMMAND_POOL_SIZE,
     STATUSES,
     DatabaseSettings,
     JobSummary,
@@ -132,7 +133,10 @@ def queue_settings() -> QueueSettings:
 
 
 async def _with_store(
-    database: DatabaseSettings, body: Callable[[Store], Awaitable[int]], *, pool_size: int = 2
+    database: DatabaseSettings,
+    body: Callable[[Store], Awaitable[int]],
+    *,
+    pool_size: int = COMMAND_POOL_SIZE,
 ) -> int:
     """`migrate` and `jobs` read the database settings alone: no queue tuning can stop them."""
     store = await Store.open(database, min_size=1, max_size=pool_size)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from botgateway.contract.environment import DATABASE_POOL_SIZE, DATABASE_POOLER, JANITOR_POOL_SIZE
-from botgateway.queue import ConnectionLimits, Pooler
+from botgateway.queue import COMMAND_POOL_SIZE, ConnectionLimits, Pooler
 
 from . import conditions as cond
 from .conditions import Condition
@@ -25,8 +25,8 @@ from .spec import BotGatewaySpec
 
 SURGE = 1
 """The Deployment's rollingUpdate.maxSurge (builders/workload.py)."""
-MIGRATE_POOL = 2
-"""`botgateway migrate`'s pool (cli.py): one transaction, at most two connections."""
+MIGRATE_POOL = COMMAND_POOL_SIZE
+"""The pool of each pod's `botgateway migrate` init container."""
 OPERATOR_CONNECTIONS = 1
 
 

@@ -23,7 +23,7 @@ from .jobs import (
     StatusCount,
 )
 from .policy import DeadLetter, FailureDecision, RetryLater
-from .settings import DatabaseSettings, Pooler, QueueSettings
+from .settings import COMMAND_POOL_SIZE, DatabaseSettings, Pooler, QueueSettings
 from .store import JANITOR_LEASE, Lease, Store, redact
 from .worker import (
     Deferred,
@@ -37,6 +37,7 @@ from .worker import (
 )
 
 __all__ = [
+    "COMMAND_POOL_SIZE",
     "JANITOR_LEASE",
     "STATUSES",
     "ConnectionLimits",

@@ -20,6 +20,10 @@ from .environment import (
 
 Pooler = Literal["none", "transaction", "session"]
 
+COMMAND_POOL_SIZE = 2
+"""Connections of the one-off commands (`migrate`, `jobs`; `janitor` has JANITOR_POOL_SIZE):
+`migrate` runs one transaction, so a gateway pod's migrate init container stays within it."""
+
 
 @dataclass(frozen=True)
 class DatabaseSettings:
