@@ -68,7 +68,7 @@ async def test_poison_update_dies_alone(postgres: TestPostgres, tmp_path: Path) 
         await gateway.migrate()
         # A backlog first, the poison in its middle, so workers claim it in a batch with others.
         await gateway.start(workers=False)
-        async with Telegram(gateway.webhook_url, SECRET) as telegram:
+        async with Telegram(gateway.webhook_urls, SECRET) as telegram:
             backlog = [telegram.send(real_update(i)) for i in range(1, 11)]
             backlog.append(telegram.send(poison_update()))
             backlog += [telegram.send(real_update(i)) for i in range(11, 21)]

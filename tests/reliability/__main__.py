@@ -42,6 +42,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="seconds between worker kills, drawn uniformly (default %(default)s)",
     )
     parser.add_argument("--seed", type=int, default=None, help="replay a run's kill moments")
+    parser.add_argument(
+        "--bots",
+        type=int,
+        default=defaults.bots,
+        help="bots the gateway serves; the load is spread over them (default %(default)s)",
+    )
     outage = parser.add_mutually_exclusive_group()
     outage.add_argument("--no-postgres-restart", action="store_true", help="leave PostgreSQL alone")
     outage.add_argument(
@@ -64,6 +70,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "the run then fails when an update is lost)",
     )
     args = parser.parse_args(argv)
+    if args.bots < 1:
+        parser.error("--bots must be at least 1")
     if args.asynchronous_standby and not args.failover:
         parser.error("--asynchronous-standby needs --failover")
     if args.pooler != "none" and args.failover:
@@ -83,6 +91,7 @@ async def main(args: argparse.Namespace) -> int:
         duration_s=args.duration,
         rate=args.rate,
         workers=args.workers,
+        bots=args.bots,
         concurrency=args.concurrency,
         stuck_timeout_s=args.stuck_timeout,
         kill_every_s=args.kill_every,

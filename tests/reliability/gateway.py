@@ -22,6 +22,8 @@ SLUG = "relia"
 TOKEN = "918273645:AAF-reliability-TOKEN-q7Zx3vR9wLm2"
 SECRET = "reliability-SECRET-k2Jf8LwP0tNv5"
 """Distinctive enough that a leak cannot hide in ordinary text; the logs are searched for both."""
+TOKEN_SECRET = TOKEN.split(":", 1)[1]
+"""The part of every bot's token that must never be logged (bot i's token is its own id + it)."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,8 @@ class GatewayConfig:
     janitor_interval_s: float = 1.0
     max_attempts: int = 5
     backoff: str = "1s"
+    bots: int = 1
+    """Bots the one gateway serves, each with its own token; the load is spread over them."""
     handler: dict[str, Any] = field(default_factory=dict)
     """The bot's `handler:` mapping (forward to the backend by default)."""
     plugins: tuple[str, ...] = ()
@@ -106,14 +110,16 @@ class Gateway:
     def bots_file(self) -> Path:
         path = self.workdir / "bots.yaml"
         if not path.exists():
+            bot_id = int(TOKEN.split(":", 1)[0])
             bots = {
                 "bots": [
                     {
-                        "slug": SLUG,
-                        "token": TOKEN,
+                        "slug": slug,
+                        "token": f"{bot_id + i}:{TOKEN_SECRET}",
                         "webhookSecret": SECRET,
                         "handler": self.config.handler,
                     }
+                    for i, slug in enumerate(self.slugs)
                 ]
             }
             # JSON is YAML; the file is what an operator would write by hand.
@@ -121,10 +127,15 @@ class Gateway:
         return path
 
     @property
-    def webhook_url(self) -> str:
+    def slugs(self) -> list[str]:
+        return [SLUG, *(f"{SLUG}-{i}" for i in range(2, self.config.bots + 1))]
+
+    @property
+    def webhook_urls(self) -> list[str]:
+        """Each bot's webhook URL, in the order of `slugs`."""
         assert self.webhook is not None
         assert self.webhook.port is not None
-        return f"http://127.0.0.1:{self.webhook.port}/webhook/{SLUG}"
+        return [f"http://127.0.0.1:{self.webhook.port}/webhook/{slug}" for slug in self.slugs]
 
     async def migrate(self) -> str:
         code, out = await run_once(botgateway_argv("migrate"), self.env(), self.logs, "migrate")

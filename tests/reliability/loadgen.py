@@ -7,6 +7,7 @@ import copy
 import json
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,14 +45,15 @@ class Delivery:
 class Telegram:
     def __init__(
         self,
-        url: str,
+        urls: Sequence[str],
         secret: str | None,
         *,
         redelivery_wait: float = 0.5,
         connections: int = 40,
         request_timeout: float = 10.0,
     ) -> None:
-        self.url = url
+        self.urls = list(urls)
+        """One webhook URL per bot; update i goes to bot i mod len(urls)."""
         self.redelivery_wait = redelivery_wait
         """Telegram waits longer (and honours nothing from us); a short wait keeps runs short."""
         self.headers = {"Content-Type": "application/json"}
@@ -113,7 +115,8 @@ class Telegram:
         while True:
             delivery.posts += 1
             try:
-                async with self._http.post(self.url, data=body, headers=self.headers) as answer:
+                url = self.urls[delivery.update_id % len(self.urls)]
+                async with self._http.post(url, data=body, headers=self.headers) as answer:
                     await answer.read()
                     status: int | str = answer.status
             except (aiohttp.ClientError, TimeoutError) as exc:

@@ -29,6 +29,7 @@ def lease_lapsed(outage_s: float, stuck_timeout_s: float, heartbeat_s: float) ->
 class Figures:
     duration_s: float
     rate: float
+    bots: int
     workers: int
     concurrency: int
     sent: int
@@ -47,14 +48,16 @@ class Figures:
     kills_mid_load: int
     jobs_held_at_kills: int
     webhook_kills: int
-    outage_kind: str
     pooler: str
     """What stood between the gateway's processes and PostgreSQL: none, or PgBouncer's mode."""
+    outage_kind: str
     """What happened to PostgreSQL: "restart", "failover" or "none"."""
     database_outages: int
     database_outages_mid_load: int
     outage_s: float
     lease_lapses: int
+    drain_s: float
+    """From the end of the load until no job was pending or running."""
     pending: int
     running: int
     done: int
@@ -97,7 +100,11 @@ class Figures:
 
     def table(self) -> str:
         rows: list[list[object]] = [
-            ["load", f"{self.rate:g} updates/s for {self.duration_s:g} s", None],
+            [
+                "load",
+                f"{self.rate:g} updates/s for {self.duration_s:g} s",
+                f"to {self.bots} bot(s) of one gateway",
+            ],
             ["updates sent", self.sent, f"{self.posts} POSTs with redeliveries"],
             ["answered 200", self.accepted, "distinct updates"],
             ["answered 503", self.answers_503, f"{self.updates_503} update(s) redelivered"],
@@ -129,6 +136,11 @@ class Figures:
                 self.database_outages,
                 f"{self.database_outages_mid_load} mid-load, "
                 f"{self.outage_s:.2f} s without a primary",
+            ],
+            [
+                "drained",
+                f"{self.drain_s:.1f} s",
+                "from the end of the load to an empty queue (redeliveries included)",
             ],
             ["still pending", self.pending, "must be 0"],
             ["still running", self.running, "must be 0"],

@@ -24,7 +24,7 @@ from .chaos import (
     kill_workers,
     restart_postgres,
 )
-from .gateway import SECRET, TOKEN, Gateway, GatewayConfig, unfinished
+from .gateway import SECRET, TOKEN_SECRET, Gateway, GatewayConfig, unfinished
 from .loadgen import Telegram
 from .processes import LogBook
 from .report import Figures, lease_lapsed
@@ -43,6 +43,7 @@ class Scenario:
     "failover" (the primary dies and its standby is promoted: `run_scenario` needs `replicas`)
     or "none"."""
     kill_webhook: bool = True
+    bots: int = 1
     seed: int = field(default_factory=lambda: random.randrange(1 << 30))
     drain_timeout_s: float = 120.0
     backend_latency_s: tuple[float, float] = (0.01, 0.15)
@@ -53,6 +54,7 @@ class Scenario:
             workers=self.workers,
             concurrency=self.concurrency,
             stuck_timeout_s=self.stuck_timeout_s,
+            bots=self.bots,
             handler={"type": "forward", "url": backend_url, "timeoutSeconds": 10},
         )
 
@@ -94,7 +96,7 @@ async def run_scenario(
         await gateway.start()
         say = print if progress else (lambda *_: None)
         say(f"reliability: gateway up (seed {scenario.seed}); load for {scenario.duration_s:g} s")
-        async with Telegram(gateway.webhook_url, SECRET) as telegram:
+        async with Telegram(gateway.webhook_urls, SECRET) as telegram:
             stop = asyncio.Event()
             chaos = asyncio.create_task(kill_workers(gateway, rng, scenario.kill_every_s, stop))
             # An outage or kill turned off is not started at all (a never-set stop event would
@@ -132,6 +134,7 @@ async def run_scenario(
             interval=0.25,
             what="no pending or running jobs",
         )
+        drain_s = time.monotonic() - load_ended
         janitor = await gateway.janitor_once()
         totals = await gateway.job_totals()
         exit_codes = await gateway.stop()
@@ -153,6 +156,7 @@ async def run_scenario(
     figures = Figures(
         duration_s=scenario.duration_s,
         rate=scenario.rate,
+        bots=scenario.bots,
         workers=scenario.workers,
         concurrency=scenario.concurrency,
         sent=len(telegram.deliveries),
@@ -181,12 +185,13 @@ async def run_scenario(
         ),
         outage_s=outage.seconds if outage is not None else 0.0,
         lease_lapses=lapses,
+        drain_s=drain_s,
         pending=totals.get("pending", 0),
         running=totals.get("running", 0),
         done=totals.get("done", 0),
         dead=totals.get("dead", 0),
         log_lines=len(logs.lines),
-        token_lines=len(logs.containing(TOKEN)),
+        token_lines=len(logs.containing(TOKEN_SECRET)),
         secret_lines=len(logs.containing(SECRET)),
         non_json_lines=sum(
             1
