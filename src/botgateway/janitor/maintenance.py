@@ -29,10 +29,8 @@ works at most half the time), leaving the disk and CPU to ingest. In the bench (
 (quiet: 9-17 ms) for half the purge rate; 3.0 stretched the purge into autovacuum's start and
 made it worse."""
 RECOVER_BATCH = 500
-LEASE_TTL = timedelta(seconds=60)
-"""How long the janitor lease lasts unless renewed. The round renews it after every batch
-(each well under a second), so only a janitor that died or hung for this long loses it; the
-next round then waits at most this long for a dead holder's lease to lapse."""
+LEASE_TTL_MIN = timedelta(seconds=5)
+LEASE_TTL_MAX = timedelta(seconds=60)
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +95,7 @@ async def run_once(
     purge_pause: float = PURGE_PAUSE,
     recover_batch: int = RECOVER_BATCH,
     runner: str = RUNNER_ONCE,
-    lease_ttl: timedelta = LEASE_TTL,
+    lease_ttl: timedelta | None = None,
 ) -> JanitorResult:
     """Recover first (orphans of a crashed pod go back to work before anything else), then
     purge `done` rows past retention in bounded batches. `dead` rows are never purged.
@@ -107,9 +105,11 @@ async def run_once(
 
     One janitor at a time: the round holds a lease row (`Store.lease`), not a session lock, so
     the exclusion holds behind a transaction pooler too. A round whose lease was taken over
-    (it hung for longer than `lease_ttl`) stops with LeaseLost."""
+    (it hung for longer than `lease_ttl`, by default `janitor_lease_ttl(settings)`) stops with
+    LeaseLost."""
     began = time.perf_counter()
-    async with store.lease(JANITOR_LEASE, _holder(), lease_ttl) as lease:
+    ttl = lease_ttl if lease_ttl is not None else janitor_lease_ttl(settings)
+    async with store.lease(JANITOR_LEASE, _holder(), ttl) as lease:
         if lease is None:
             return JanitorResult(ran=False)
         recovered = dead = 0
@@ -145,6 +145,16 @@ async def run_once(
         )
         await record(store, result, runner)
         return result
+
+
+def janitor_lease_ttl(settings: QueueSettings) -> timedelta:
+    """How long the janitor lease lasts unless renewed: half the stuck timeout, from 5 s to 60 s.
+
+    The round renews it after every batch (each well under a second), so only a janitor that
+    died or hung loses it. A dead holder's lease delays the next round until it lapses, and
+    with it the recovery of a crashed pod's jobs (a worker's in-process janitor dies with the
+    worker): tied to the stuck timeout, that delay stays half a timeout at most."""
+    return min(max(settings.stuck_timeout / 2, LEASE_TTL_MIN), LEASE_TTL_MAX)
 
 
 def _holder() -> str:
