@@ -7,11 +7,12 @@ import pytest
 from botgateway.queue import QueueSettings, Store
 from tests.support.postgres import TestPostgres, test_postgres
 from tests.support.rows import Rows
+from tests.support.tempdirs import server_folder
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestPostgres]:
-    with test_postgres(tmp_path_factory.mktemp("postgres")) as pg:
+def postgres() -> Iterator[TestPostgres]:
+    with server_folder("botgateway-test-postgres-") as folder, test_postgres(folder) as pg:
         yield pg
 
 

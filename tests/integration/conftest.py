@@ -10,6 +10,7 @@ from tests.support.fake_telegram import FakeTelegram
 from tests.support.pgbouncer import PgBouncer, pgbouncer
 from tests.support.pgbouncer import missing as pgbouncer_missing
 from tests.support.postgres import TestPostgres
+from tests.support.tempdirs import server_folder
 
 
 @pytest.fixture
@@ -32,7 +33,6 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 def pooler(
     request: pytest.FixtureRequest,
     postgres: TestPostgres,
-    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[PgBouncer]:
     """PgBouncer in front of the test PostgreSQL, in each pool mode. Skipped where the binary
     is missing, except in CI, which must run these."""
@@ -42,7 +42,9 @@ def pooler(
         if os.environ.get("CI") == "true":
             pytest.fail(f"{reason}; CI runs the pooler tests (.ci/run installs it)")
         pytest.skip(reason)
-    folder = tmp_path_factory.mktemp(f"pgbouncer-{mode}")
     run_as = getattr(postgres.server, "system_user", None)
-    with pgbouncer(postgres.base_url, mode, folder, run_as=run_as) as pb:
+    with (
+        server_folder(f"botgateway-test-pgbouncer-{mode}-") as folder,
+        pgbouncer(postgres.base_url, mode, folder, run_as=run_as) as pb,
+    ):
         yield pb
