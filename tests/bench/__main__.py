@@ -12,6 +12,7 @@ same pre-enqueued backlog of `--jobs` jobs.
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import sys
@@ -24,8 +25,17 @@ from pathlib import Path
 
 from tests.support.postgres import test_postgres
 
-from . import procrastinate_bench, purge_bench, queue_bench, service_bench
+from . import (
+    defaults_bench,
+    fresh_bench,
+    procrastinate_bench,
+    purge_bench,
+    queue_bench,
+    service_bench,
+)
 from .databases import Databases, settle
+from .defaults_bench import DefaultsSetup, SweepResults
+from .fresh_bench import FreshResults, FreshSetup
 from .purge_bench import PurgeResults, PurgeSetup
 from .queue_bench import DrainSetup
 from .report import Comparison, Row, Target, table, write_chart, write_json
@@ -57,7 +67,9 @@ TUNE_SETUPS = (
 OUT_DIR = Path(".cache/bench")
 SERVICE = ServiceSetup()
 PURGE = PurgeSetup()
-PARTS = ("queue", "service", "purge")
+FRESH = FreshSetup()
+DEFAULTS = DefaultsSetup()
+PARTS = ("queue", "fresh", "service", "defaults", "purge")
 
 
 @dataclass(frozen=True)
@@ -72,6 +84,8 @@ class Options:
     parts: tuple[str, ...] = PARTS
     service: ServiceSetup = SERVICE
     purge: PurgeSetup = PURGE
+    fresh: FreshSetup = FRESH
+    defaults: DefaultsSetup = DEFAULTS
 
 
 def parse_args(argv: Sequence[str]) -> Options:
@@ -144,6 +158,16 @@ def parse_args(argv: Sequence[str]) -> Options:
         action="store_true",
         help="py-spy each service run (collapsed stacks in the service log directory)",
     )
+    fresh = parser.add_argument_group("a fresh database's first burst vs after ANALYZE")
+    add_rounds(fresh, "fresh", FRESH.jobs, FRESH.rounds, "(fresh, analyzed, fresh, ...)")
+    defaults = parser.add_argument_group("out of the box: no settings vs a concurrency sweep")
+    add_rounds(defaults, "sweep", DEFAULTS.jobs, DEFAULTS.rounds, "over the sweep")
+    defaults.add_argument(
+        "--sweep",
+        type=lambda text: tuple(int(v) for v in text.split(",")),
+        default=tuple(c for c in DEFAULTS.sweep if c is not None),
+        help="WORKER_CONCURRENCY values, comma-separated (the default is always measured too)",
+    )
     purge = parser.add_argument_group("the janitor's purge under webhook load")
     purge.add_argument(
         "--purge-rows",
@@ -160,6 +184,10 @@ def parse_args(argv: Sequence[str]) -> Options:
     args = parser.parse_args(argv)
     if args.jobs < 1 or args.drain_jobs < 1 or args.purge_rows < 1:
         parser.error("--jobs, --drain-jobs and --purge-rows must be at least 1")
+    if args.fresh_jobs < 1 or args.fresh_rounds < 1:
+        parser.error("--fresh-jobs and --fresh-rounds must be at least 1")
+    if args.sweep_jobs < 1 or args.sweep_rounds < 1 or not args.sweep:
+        parser.error("--sweep-jobs, --sweep-rounds and --sweep need at least 1")
     if args.purge_rate <= 0:
         parser.error("--purge-rate must be positive")
     return Options(
@@ -185,12 +213,31 @@ def parse_args(argv: Sequence[str]) -> Options:
             log_level=args.service_log_level,
             profile=args.profile,
         ),
+        fresh=dataclasses.replace(FRESH, jobs=args.fresh_jobs, rounds=args.fresh_rounds),
+        defaults=DefaultsSetup(
+            jobs=args.sweep_jobs, rounds=args.sweep_rounds, sweep=(None, *args.sweep)
+        ),
         purge=PurgeSetup(
             rows=args.purge_rows,
             rate=args.purge_rate,
             connections=args.connections,
             log_level=args.service_log_level,
         ),
+    )
+
+
+def add_rounds(
+    group: argparse._ArgumentGroup, prefix: str, jobs: int, rounds: int, order: str
+) -> None:
+    """`--PREFIX-jobs` and `--PREFIX-rounds` of a measurement made in interleaved rounds."""
+    group.add_argument(
+        f"--{prefix}-jobs", type=int, default=jobs, help="the backlog each drain works"
+    )
+    group.add_argument(
+        f"--{prefix}-rounds",
+        type=int,
+        default=rounds,
+        help=f"interleaved rounds {order}; each configuration's best round counts",
     )
 
 
@@ -214,16 +261,77 @@ async def measure(dbs: Databases, opts: Options) -> tuple[dict[str, float], list
         queue_results, queue_rows = await measure_queue(dbs, opts)
         results |= queue_results
         rows += queue_rows
+    if "fresh" in opts.parts:
+        first_bursts = await fresh_bench.measure(dbs, opts.fresh, say)
+        fresh_results, fresh_rows = fresh_figures(first_bursts, opts.fresh)
+        results |= fresh_results
+        rows += fresh_rows
     if "service" in opts.parts:
         measured = await service_bench.measure(dbs, opts.service, log_dir, say)
         service_results, service_rows = service_figures(measured, opts.service)
         results |= service_results
         rows += service_rows
+    if "defaults" in opts.parts:
+        swept = await defaults_bench.measure(dbs, opts.defaults, opts.service, log_dir, say)
+        print(defaults_bench.sweep_table(swept))
+        defaults_results, defaults_rows = defaults_figures(swept, opts.defaults)
+        results |= defaults_results
+        rows += defaults_rows
     if "purge" in opts.parts:
         purged = await purge_bench.measure(dbs, opts.purge, log_dir, say)
         purge_results, purge_rows = purge_figures(purged, opts.purge)
         results |= purge_results
         rows += purge_rows
+    return results, rows
+
+
+def fresh_figures(measured: FreshResults, setup: FreshSetup) -> tuple[dict[str, float], list[Row]]:
+    """The best first burst on a never-analyzed database beside the best after ANALYZE."""
+    fresh, analyzed = measured.best_fresh, measured.best_analyzed
+    rows: list[Row] = [
+        Comparison(
+            "fresh_db_drain_vs_analyzed",
+            f"drain of a {setup.jobs:,}-job first burst ({setup.drain.label()}): "
+            "fresh database vs after ANALYZE",
+            fresh.per_second,
+            analyzed.per_second,
+            target=0.8,
+        )
+    ]
+    results: dict[str, float] = {
+        "fresh_db_jobs": setup.jobs,
+        "fresh_db_rounds": setup.rounds,
+        "fresh_db_drain_jobs_per_s": fresh.per_second,
+        "analyzed_db_drain_jobs_per_s": analyzed.per_second,
+    }
+    results |= {r.metric: r.ratio for r in rows if isinstance(r, Comparison)}
+    return results, rows
+
+
+def defaults_figures(
+    measured: SweepResults, setup: DefaultsSetup
+) -> tuple[dict[str, float], list[Row]]:
+    """The service with no settings beside the best WORKER_CONCURRENCY of the sweep."""
+    tuned = measured.tuned
+    rows: list[Row] = [
+        Comparison(
+            "default_drain_vs_tuned",
+            f"drain, one process: no settings vs WORKER_CONCURRENCY={tuned} (best of sweep)",
+            measured.best(None),
+            measured.best(tuned),
+            target=0.7,
+        )
+    ]
+    results: dict[str, float] = {
+        "default_drain_jobs": setup.jobs,
+        "default_drain_jobs_per_s": measured.best(None),
+        "tuned_drain_jobs_per_s": measured.best(tuned),
+        "tuned_worker_concurrency": tuned,
+    }
+    for concurrency in measured.drains:
+        if concurrency is not None:
+            results[f"drain_jobs_per_s_at_concurrency_{concurrency}"] = measured.best(concurrency)
+    results |= {r.metric: r.ratio for r in rows if isinstance(r, Comparison)}
     return results, rows
 
 
@@ -360,7 +468,7 @@ def service_figures(
         "loadgen_connections": setup.connections,
         "ingest_seconds": setup.seconds,
         "service_pool_size": setup.pool_size,
-        "service_worker_concurrency": setup.worker_concurrency,
+        "service_worker_concurrency": setup.worker_concurrency or 0,
         "latency_p50_ms": latency.p50_ms,
         "latency_p99_ms": latency.p99_ms,
         "latency_max_ms": latency.max_ms,
@@ -520,12 +628,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parts = []
     if "queue" in opts.parts:
         parts.append(f"queue: {opts.jobs:,} jobs, ours {opts.setup.label()}")
+    if "fresh" in opts.parts:
+        parts.append(f"first burst: {opts.fresh.jobs:,} jobs x {opts.fresh.rounds} rounds")
     if "service" in opts.parts:
         svc = opts.service
         parts.append(
             f"service: {svc.connections} connections, best of {svc.rounds} x {svc.seconds:g}s, "
             f"drain {svc.drain_jobs:,} jobs"
         )
+    if "defaults" in opts.parts:
+        sweep = opts.defaults
+        parts.append(f"sweep: {sweep.jobs:,} jobs x {sweep.rounds} rounds")
     if "purge" in opts.parts:
         parts.append(f"purge: {opts.purge.rows:,} rows at {opts.purge.rate:g} updates/s")
     subtitle = f"{'; '.join(parts)}; one PostgreSQL, run took {elapsed:.0f}s"

@@ -144,11 +144,11 @@ class ServiceSetup:
     budget_s: float | None = 60.0
     pool_size: int = 10
     """DATABASE_POOL_SIZE for the service, and the naive baseline's pool: the service's default."""
-    worker_concurrency: int = 512
-    """WORKER_CONCURRENCY for the service (default 32). It also caps each claim, and at 32 a
-    `discard` drain is a strict claim -> complete -> claim chain of round trips (~3,000 jobs/s
-    here); 512 lets claims and completions overlap. Like the queue bench's worker setup, the
-    best of a sweep on a 2-core machine."""
+    worker_concurrency: int | None = 512
+    """WORKER_CONCURRENCY for the service (None: unset, its default). 512, the best of a sweep
+    on a 2-core machine before workers claimed ahead of their free slots (then 32 made a
+    `discard` drain a strict claim -> complete -> claim chain of round trips); `--only defaults`
+    measures the default against the sweep."""
     log_level: str = "INFO"
     """The service's LOG_LEVEL, as deployed (INFO logs one line per finished job)."""
     profile: bool = False
@@ -356,9 +356,11 @@ async def _profile(server: Server, seconds: float, out: Path) -> asyncio.subproc
 
 
 def _service_env(setup: ServiceSetup) -> dict[str, str]:
+    # An empty WORKER_CONCURRENCY reads as unset: the default, whatever the bench's own env says.
+    concurrency = setup.worker_concurrency
     return {
         "DATABASE_POOL_SIZE": str(setup.pool_size),
-        "WORKER_CONCURRENCY": str(setup.worker_concurrency),
+        "WORKER_CONCURRENCY": "" if concurrency is None else str(concurrency),
         "LOG_LEVEL": setup.log_level,
     }
 
