@@ -87,3 +87,36 @@ async def test_slow_handlers_claim_no_more_than_their_free_slots(store: Store, r
     # Nothing waits in this worker that another could run at once.
     assert max(limits) <= 2
     assert handler.most == 2
+
+
+async def test_jobs_claimed_ahead_that_never_started_go_back_untouched_at_shutdown(
+    store: Store, rows: Rows
+) -> None:
+    await store.enqueue_many(jobs(30))
+    blocking = asyncio.Event()
+
+    async def handle(job: Job) -> Outcome:
+        if job.update_id == 10:  # holds the one handler slot until the shutdown cuts it off
+            blocking.set()
+            await asyncio.Event().wait()
+        return Succeeded()
+
+    config = WorkerConfig(concurrency=1, batch_size=20, shutdown_grace=timedelta(seconds=0.2))
+    worker = Worker(store, handle, config)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    await blocking.wait()
+    await eventually(lambda: rows.count("running"), lambda n: n > 1, timeout=10)
+    stop.set()
+    await task
+
+    back = await rows.fetch(
+        "SELECT update_id, attempts, isolated FROM gateway_jobs WHERE status = 'pending'"
+        " ORDER BY update_id"
+    )
+    assert back[0]["update_id"] == 10
+    assert back[0]["isolated"]  # cut off while running: it runs alone next time
+    waited = back[1:]
+    assert waited, "some jobs were claimed ahead of the slot"
+    assert all(r["attempts"] == 0 and not r["isolated"] for r in waited)
+    assert await rows.count("running") == 0
