@@ -42,11 +42,11 @@ def test_batches_fill_free_slots_up_to_the_batch_size() -> None:
 
 def test_finished_jobs_awaiting_their_completion_take_no_handler_slot() -> None:
     assert plan(0, settling=8) == ClaimBatch(5)
-    assert plan(6, settling=20) == ClaimBatch(2)
+    assert plan(6, settling=4) == ClaimBatch(2)
 
 
 def test_claims_stop_while_too_many_finished_jobs_await_their_completion() -> None:
-    limit = settle_limit(8)
+    limit = settle_limit(8, 5)
     assert plan(0, settling=limit + 3) == ClaimBatch(5)
     assert plan(0, settling=limit + 8) == WaitForSlot()
     assert plan(2, settling=limit + 5) == ClaimBatch(1)

@@ -143,7 +143,7 @@ def plan_claim(
     counts the jobs in handlers and those claimed `ahead` of a free slot (see `claim_ahead`),
     which wait for one. A job whose handler has finished and that only waits for its completion
     to commit (`settling`) takes no slot, so claims go on while completions are on their way;
-    settling jobs still count up to `settle_limit(concurrency)`, so a completion statement that
+    settling jobs still count up to `settle_limit`, so a completion statement that
     stalls (the database is slow or away) stops claims instead of piling up finished jobs.
 
     A job taken back from a lost worker may be what killed it. Claimed in a batch again, it
@@ -157,16 +157,20 @@ def plan_claim(
         return WaitForSlot()
     if isolated_waiting:
         return ClaimIsolated() if held == 0 else WaitForSlot()
-    free = min(concurrency + ahead - running, concurrency + settle_limit(concurrency) - held)
+    most_held = concurrency + settle_limit(concurrency, batch_size)
+    free = min(concurrency + ahead - running, most_held - held)
     if free <= 0:
         return WaitForSlot()
     return ClaimBatch(min(free, batch_size))
 
 
-def settle_limit(concurrency: int) -> int:
-    """Finished jobs a worker may hold awaiting completion beyond its handler slots: a few
-    claims' worth, so one completion statement can be on its way while the next jobs run."""
-    return max(4 * concurrency, 256)
+def settle_limit(concurrency: int, batch_size: int) -> int:
+    """Finished jobs a worker may hold awaiting their completion beyond its handler slots: two
+    claims' worth at least, so a completion statement can be on its way while the next batch is
+    claimed and run (with fewer, a quick handler's drain waits on every commit). It bounds what
+    a crash can make run twice: at most `concurrency + settle_limit(...)` jobs of a worker have
+    run without their outcome in the database."""
+    return max(4 * concurrency, 2 * batch_size)
 
 
 def claim_ahead(
