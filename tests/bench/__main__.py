@@ -28,6 +28,7 @@ from tests.support.postgres import test_postgres
 from . import (
     defaults_bench,
     fresh_bench,
+    loop_bench,
     procrastinate_bench,
     purge_bench,
     queue_bench,
@@ -36,6 +37,7 @@ from . import (
 from .databases import Databases, settle
 from .defaults_bench import DefaultsSetup, SweepResults
 from .fresh_bench import FreshResults, FreshSetup
+from .loop_bench import LoopResults, LoopSetup
 from .purge_bench import PurgeResults, PurgeSetup
 from .queue_bench import DrainSetup
 from .report import Comparison, Row, Target, table, write_chart, write_json
@@ -69,7 +71,8 @@ SERVICE = ServiceSetup()
 PURGE = PurgeSetup()
 FRESH = FreshSetup()
 DEFAULTS = DefaultsSetup()
-PARTS = ("queue", "fresh", "service", "defaults", "purge")
+LOOP = LoopSetup()
+PARTS = ("queue", "fresh", "service", "defaults", "loop", "purge")
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,7 @@ class Options:
     purge: PurgeSetup = PURGE
     fresh: FreshSetup = FRESH
     defaults: DefaultsSetup = DEFAULTS
+    loop: LoopSetup = LOOP
 
 
 def parse_args(argv: Sequence[str]) -> Options:
@@ -162,6 +166,8 @@ def parse_args(argv: Sequence[str]) -> Options:
     add_rounds(fresh, "fresh", FRESH.jobs, FRESH.rounds, "(fresh, analyzed, fresh, ...)")
     defaults = parser.add_argument_group("out of the box: no settings vs a concurrency sweep")
     add_rounds(defaults, "sweep", DEFAULTS.jobs, DEFAULTS.rounds, "over the sweep")
+    loop = parser.add_argument_group("uvloop on and off: ingest and drain of the service")
+    add_rounds(loop, "loop", LOOP.drain_jobs, LOOP.rounds, "(asyncio, uvloop, asyncio, ...)")
     defaults.add_argument(
         "--sweep",
         type=lambda text: tuple(int(v) for v in text.split(",")),
@@ -217,6 +223,7 @@ def parse_args(argv: Sequence[str]) -> Options:
         defaults=DefaultsSetup(
             jobs=args.sweep_jobs, rounds=args.sweep_rounds, sweep=(None, *args.sweep)
         ),
+        loop=LoopSetup(rounds=args.loop_rounds, drain_jobs=args.loop_jobs),
         purge=PurgeSetup(
             rows=args.purge_rows,
             rate=args.purge_rate,
@@ -277,6 +284,11 @@ async def measure(dbs: Databases, opts: Options) -> tuple[dict[str, float], list
         defaults_results, defaults_rows = defaults_figures(swept, opts.defaults)
         results |= defaults_results
         rows += defaults_rows
+    if "loop" in opts.parts:
+        loops = await loop_bench.measure(dbs, opts.loop, opts.service, log_dir, say)
+        loop_results, loop_rows = loop_figures(loops)
+        results |= loop_results
+        rows += loop_rows
     if "purge" in opts.parts:
         purged = await purge_bench.measure(dbs, opts.purge, log_dir, say)
         purge_results, purge_rows = purge_figures(purged, opts.purge)
@@ -333,6 +345,53 @@ def defaults_figures(
             results[f"drain_jobs_per_s_at_concurrency_{concurrency}"] = measured.best(concurrency)
     results |= {r.metric: r.ratio for r in rows if isinstance(r, Comparison)}
     return results, rows
+
+
+def loop_figures(measured: LoopResults) -> tuple[dict[str, float], list[Row]]:
+    """The service on uvloop beside the same service on asyncio's own loop."""
+    ingest = measured.ingest
+    rows: list[Row] = [
+        Comparison(
+            "uvloop_ingest_vs_asyncio",
+            "ingest: service webhook on uvloop vs on asyncio",
+            ingest["uvloop"].req_per_s,
+            ingest["asyncio"].req_per_s,
+            unit="req/s",
+        ),
+        Comparison(
+            "uvloop_ingest_cpu_vs_asyncio",
+            "ingest: service CPU per request on uvloop vs on asyncio",
+            _cpu_per_request(ingest["uvloop"]),
+            _cpu_per_request(ingest["asyncio"]),
+            unit="us",
+            at_most=True,
+        ),
+        Comparison(
+            "uvloop_drain_vs_asyncio",
+            "drain: service worker (no settings) on uvloop vs on asyncio",
+            measured.best_drain("uvloop"),
+            measured.best_drain("asyncio"),
+        ),
+        Comparison(
+            "uvloop_drain_cpu_vs_asyncio",
+            "drain: service CPU per job on uvloop vs on asyncio (least of the rounds)",
+            measured.least_drain_cpu("uvloop"),
+            measured.least_drain_cpu("asyncio"),
+            unit="us",
+            at_most=True,
+        ),
+    ]
+    results: dict[str, float] = {}
+    for loop in loop_bench.LOOPS:
+        results |= load_figures(f"{loop}_ingest", ingest[loop])
+        results[f"{loop}_drain_jobs_per_s"] = measured.best_drain(loop)
+        results[f"{loop}_drain_server_cpu_us_per_job"] = measured.least_drain_cpu(loop)
+    results |= {r.metric: r.ratio for r in rows if isinstance(r, Comparison)}
+    return results, rows
+
+
+def _cpu_per_request(load: Load) -> float:
+    return load.cpu.server / load.req_per_s * 1e6
 
 
 def purge_figures(measured: PurgeResults, setup: PurgeSetup) -> tuple[dict[str, float], list[Row]]:
@@ -501,7 +560,7 @@ def load_figures(prefix: str, load: Load) -> dict[str, float]:
         f"{prefix}_server_cpu": cpu.server,
         f"{prefix}_loadgen_cpu": cpu.loadgen,
         f"{prefix}_other_cpu": cpu.others,
-        f"{prefix}_server_cpu_us_per_req": cpu.server / load.req_per_s * 1e6,
+        f"{prefix}_server_cpu_us_per_req": _cpu_per_request(load),
     }
     if cpu.pg is not None:
         figures[f"{prefix}_pg_cpu"] = cpu.pg
@@ -639,6 +698,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "defaults" in opts.parts:
         sweep = opts.defaults
         parts.append(f"sweep: {sweep.jobs:,} jobs x {sweep.rounds} rounds")
+    if "loop" in opts.parts:
+        parts.append(f"uvloop on/off: {opts.loop.rounds} rounds")
     if "purge" in opts.parts:
         parts.append(f"purge: {opts.purge.rows:,} rows at {opts.purge.rate:g} updates/s")
     subtitle = f"{'; '.join(parts)}; one PostgreSQL, run took {elapsed:.0f}s"
