@@ -1,8 +1,8 @@
 """`make bench`: botgateway's queue and its running service against their baselines, on one
 PostgreSQL, in one run.
 
-    python -m tests.bench [--only queue|service|purge] [--jobs N] [--drain-jobs N]
-                          [--purge-rows N] [--tune]
+    python -m tests.bench [--only queue|fresh|service|defaults|loop|purge ...] [--jobs N]
+                          [--drain-jobs N] [--purge-rows N] [--tune]
 
 Every figure of ours is printed beside its baseline measured in the same run (the machine may
 be busy with other work, so only same-run ratios mean anything), or beside its absolute target
@@ -117,7 +117,10 @@ def parse_args(argv: Sequence[str]) -> Options:
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument(
-        "--only", choices=PARTS, help="measure only the queue, the running service or the purge"
+        "--only",
+        choices=PARTS,
+        action="append",
+        help="measure only this part (repeat for several): " + ", ".join(PARTS),
     )
     service = parser.add_argument_group("the running service (webhook ingest, latency, drain)")
     service.add_argument(
@@ -204,7 +207,7 @@ def parse_args(argv: Sequence[str]) -> Options:
         out=args.out,
         tune=args.tune,
         strict=args.strict,
-        parts=(args.only,) if args.only else PARTS,
+        parts=tuple(p for p in PARTS if p in args.only) if args.only else PARTS,
         service=ServiceSetup(
             connections=args.connections,
             warmup_s=SERVICE.warmup_s,
