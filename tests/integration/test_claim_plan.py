@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from botgateway.queue import NewJob, Store
+from botgateway.queue import NewJob, SchemaMissing, Store
 from botgateway.queue.queries import query
 
 pytestmark = pytest.mark.integration
@@ -127,3 +127,15 @@ async def test_claim_function_keeps_the_leases_and_order(store: Store) -> None:
     jobs = await store.claim("worker-a", 3, timedelta(seconds=30))
     assert [j.update_id for j in jobs] == [0, 1, 2]
     assert [j.attempts for j in jobs] == [1, 1, 1]
+
+
+async def test_a_database_not_migrated_to_the_claim_function_says_to_migrate(
+    store: Store, database_url: str
+) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute("DROP FUNCTION gateway_claim")
+    finally:
+        await conn.close()
+    with pytest.raises(SchemaMissing, match="`botgateway migrate` has not run"):
+        await store.claim("worker-a", 3, timedelta(seconds=30))
