@@ -12,8 +12,9 @@ RETURNING bot_slug, update_id;
 -- name: claim
 -- The oldest due pending jobs of the bots in $5 (NULL: any), up to $1, leased to $2 for $3
 -- seconds; $4 picks the isolated ones (see policy.plan_claim). The statement lives in migration
--- 0006 as the function gateway_claim, planned with sorting off so that its plan does not depend
--- on planner statistics (a fresh database has none); its comments say why it is shaped so.
+-- 0006 as the function gateway_claim, planned with sorting and hash/merge joins off so that its
+-- plan depends neither on planner statistics (a fresh database has none) nor on the values of
+-- its parameters; its comments say why it is shaped so.
 SELECT * FROM gateway_claim($1, $2, $3, $4, $5);
 
 -- name: isolated_due
