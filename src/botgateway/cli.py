@@ -16,7 +16,7 @@ from typing import Any
 
 from botgateway import arguments
 from botgateway.console import JOB_COLUMNS, job_row, next_retry, render_job, render_table
-from botgateway.contract.environment import JANITOR_POOL_SIZE
+from botgateway.contract.environment import BOTGATEWAY_EVENT_LOOP, JANITOR_POOL_SIZE
 from botgateway.janitor import log_round, run_loop, run_once
 from botgateway.logs import configure_from_env, json_logs
 from botgateway.operator.commands import add_commands as add_operator_commands
@@ -31,7 +31,7 @@ from botgateway.queue import (
     Store,
 )
 from botgateway.service.commands import add_commands
-from botgateway.service.runner import stop_on_signals
+from botgateway.service.runner import run, stop_on_signals
 from botgateway.wiring import janitor_maintenance
 
 Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
@@ -44,7 +44,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     command: Command = args.command
     try:
         configure_from_env(os.environ)
-        return asyncio.run(command(args))
+        # serve and dev run on BOTGATEWAY_EVENT_LOOP (uvloop by default); the rest on asyncio's.
+        loop = BOTGATEWAY_EVENT_LOOP.read(os.environ) if args.event_loop else "asyncio"
+        return run(lambda: command(args), loop)
     except SettingsError as exc:
         return _fail(exc, 2)
     except QueueError as exc:  # DatabaseUnavailable included
@@ -79,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
         version=f"%(prog)s {metadata.version('botgateway')}",
         help="print the installed version and exit",
     )
+    parser.set_defaults(event_loop=False)
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
     migrate = sub.add_parser("migrate", help="apply database migrations (idempotent)")

@@ -1,8 +1,8 @@
 """`make bench`: botgateway's queue and its running service against their baselines, on one
 PostgreSQL, in one run.
 
-    python -m tests.bench [--only queue|service|purge] [--jobs N] [--drain-jobs N]
-                          [--purge-rows N] [--tune]
+    python -m tests.bench [--only queue|fresh|service|defaults|loop|purge ...] [--jobs N]
+                          [--drain-jobs N] [--purge-rows N] [--tune]
 
 Every figure of ours is printed beside its baseline measured in the same run (the machine may
 be busy with other work, so only same-run ratios mean anything), or beside its absolute target
@@ -12,6 +12,7 @@ same pre-enqueued backlog of `--jobs` jobs.
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import sys
@@ -24,8 +25,19 @@ from pathlib import Path
 
 from tests.support.postgres import test_postgres
 
-from . import procrastinate_bench, purge_bench, queue_bench, service_bench
+from . import (
+    defaults_bench,
+    fresh_bench,
+    loop_bench,
+    procrastinate_bench,
+    purge_bench,
+    queue_bench,
+    service_bench,
+)
 from .databases import Databases, settle
+from .defaults_bench import DefaultsSetup, SweepResults
+from .fresh_bench import FreshResults, FreshSetup
+from .loop_bench import LoopResults, LoopSetup
 from .purge_bench import PurgeResults, PurgeSetup
 from .queue_bench import DrainSetup
 from .report import Comparison, Row, Target, table, write_chart, write_json
@@ -57,7 +69,10 @@ TUNE_SETUPS = (
 OUT_DIR = Path(".cache/bench")
 SERVICE = ServiceSetup()
 PURGE = PurgeSetup()
-PARTS = ("queue", "service", "purge")
+FRESH = FreshSetup()
+DEFAULTS = DefaultsSetup()
+LOOP = LoopSetup()
+PARTS = ("queue", "fresh", "service", "defaults", "loop", "purge")
 
 
 @dataclass(frozen=True)
@@ -72,6 +87,9 @@ class Options:
     parts: tuple[str, ...] = PARTS
     service: ServiceSetup = SERVICE
     purge: PurgeSetup = PURGE
+    fresh: FreshSetup = FRESH
+    defaults: DefaultsSetup = DEFAULTS
+    loop: LoopSetup = LOOP
 
 
 def parse_args(argv: Sequence[str]) -> Options:
@@ -99,7 +117,10 @@ def parse_args(argv: Sequence[str]) -> Options:
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument(
-        "--only", choices=PARTS, help="measure only the queue, the running service or the purge"
+        "--only",
+        choices=PARTS,
+        action="append",
+        help="measure only this part (repeat for several): " + ", ".join(PARTS),
     )
     service = parser.add_argument_group("the running service (webhook ingest, latency, drain)")
     service.add_argument(
@@ -144,6 +165,18 @@ def parse_args(argv: Sequence[str]) -> Options:
         action="store_true",
         help="py-spy each service run (collapsed stacks in the service log directory)",
     )
+    fresh = parser.add_argument_group("a fresh database's first burst vs after ANALYZE")
+    add_rounds(fresh, "fresh", FRESH.jobs, FRESH.rounds, "(fresh, analyzed, fresh, ...)")
+    defaults = parser.add_argument_group("out of the box: no settings vs a concurrency sweep")
+    add_rounds(defaults, "sweep", DEFAULTS.jobs, DEFAULTS.rounds, "over the sweep")
+    loop = parser.add_argument_group("uvloop on and off: ingest and drain of the service")
+    add_rounds(loop, "loop", LOOP.drain_jobs, LOOP.rounds, "(asyncio, uvloop, asyncio, ...)")
+    defaults.add_argument(
+        "--sweep",
+        type=lambda text: tuple(int(v) for v in text.split(",")),
+        default=tuple(c for c in DEFAULTS.sweep if c is not None),
+        help="WORKER_CONCURRENCY values, comma-separated (the default is always measured too)",
+    )
     purge = parser.add_argument_group("the janitor's purge under webhook load")
     purge.add_argument(
         "--purge-rows",
@@ -160,6 +193,10 @@ def parse_args(argv: Sequence[str]) -> Options:
     args = parser.parse_args(argv)
     if args.jobs < 1 or args.drain_jobs < 1 or args.purge_rows < 1:
         parser.error("--jobs, --drain-jobs and --purge-rows must be at least 1")
+    if args.fresh_jobs < 1 or args.fresh_rounds < 1:
+        parser.error("--fresh-jobs and --fresh-rounds must be at least 1")
+    if args.sweep_jobs < 1 or args.sweep_rounds < 1 or not args.sweep:
+        parser.error("--sweep-jobs, --sweep-rounds and --sweep need at least 1")
     if args.purge_rate <= 0:
         parser.error("--purge-rate must be positive")
     return Options(
@@ -170,7 +207,7 @@ def parse_args(argv: Sequence[str]) -> Options:
         out=args.out,
         tune=args.tune,
         strict=args.strict,
-        parts=(args.only,) if args.only else PARTS,
+        parts=tuple(p for p in PARTS if p in args.only) if args.only else PARTS,
         service=ServiceSetup(
             connections=args.connections,
             warmup_s=SERVICE.warmup_s,
@@ -185,12 +222,32 @@ def parse_args(argv: Sequence[str]) -> Options:
             log_level=args.service_log_level,
             profile=args.profile,
         ),
+        fresh=dataclasses.replace(FRESH, jobs=args.fresh_jobs, rounds=args.fresh_rounds),
+        defaults=DefaultsSetup(
+            jobs=args.sweep_jobs, rounds=args.sweep_rounds, sweep=(None, *args.sweep)
+        ),
+        loop=LoopSetup(rounds=args.loop_rounds, drain_jobs=args.loop_jobs),
         purge=PurgeSetup(
             rows=args.purge_rows,
             rate=args.purge_rate,
             connections=args.connections,
             log_level=args.service_log_level,
         ),
+    )
+
+
+def add_rounds(
+    group: argparse._ArgumentGroup, prefix: str, jobs: int, rounds: int, order: str
+) -> None:
+    """`--PREFIX-jobs` and `--PREFIX-rounds` of a measurement made in interleaved rounds."""
+    group.add_argument(
+        f"--{prefix}-jobs", type=int, default=jobs, help="the backlog each drain works"
+    )
+    group.add_argument(
+        f"--{prefix}-rounds",
+        type=int,
+        default=rounds,
+        help=f"interleaved rounds {order}; each configuration's best round counts",
     )
 
 
@@ -214,17 +271,130 @@ async def measure(dbs: Databases, opts: Options) -> tuple[dict[str, float], list
         queue_results, queue_rows = await measure_queue(dbs, opts)
         results |= queue_results
         rows += queue_rows
+    if "fresh" in opts.parts:
+        first_bursts = await fresh_bench.measure(dbs, opts.fresh, say)
+        fresh_results, fresh_rows = fresh_figures(first_bursts, opts.fresh)
+        results |= fresh_results
+        rows += fresh_rows
     if "service" in opts.parts:
         measured = await service_bench.measure(dbs, opts.service, log_dir, say)
         service_results, service_rows = service_figures(measured, opts.service)
         results |= service_results
         rows += service_rows
+    if "defaults" in opts.parts:
+        swept = await defaults_bench.measure(dbs, opts.defaults, opts.service, log_dir, say)
+        print(defaults_bench.sweep_table(swept))
+        defaults_results, defaults_rows = defaults_figures(swept, opts.defaults)
+        results |= defaults_results
+        rows += defaults_rows
+    if "loop" in opts.parts:
+        loops = await loop_bench.measure(dbs, opts.loop, opts.service, log_dir, say)
+        loop_results, loop_rows = loop_figures(loops)
+        results |= loop_results
+        rows += loop_rows
     if "purge" in opts.parts:
         purged = await purge_bench.measure(dbs, opts.purge, log_dir, say)
         purge_results, purge_rows = purge_figures(purged, opts.purge)
         results |= purge_results
         rows += purge_rows
     return results, rows
+
+
+def fresh_figures(measured: FreshResults, setup: FreshSetup) -> tuple[dict[str, float], list[Row]]:
+    """The best first burst on a never-analyzed database beside the best after ANALYZE."""
+    fresh, analyzed = measured.best_fresh, measured.best_analyzed
+    rows: list[Row] = [
+        Comparison(
+            "fresh_db_drain_vs_analyzed",
+            f"drain of a {setup.jobs:,}-job first burst ({setup.drain.label()}): "
+            "fresh database vs after ANALYZE",
+            fresh.per_second,
+            analyzed.per_second,
+            target=0.8,
+        )
+    ]
+    results: dict[str, float] = {
+        "fresh_db_jobs": setup.jobs,
+        "fresh_db_rounds": setup.rounds,
+        "fresh_db_drain_jobs_per_s": fresh.per_second,
+        "analyzed_db_drain_jobs_per_s": analyzed.per_second,
+    }
+    results |= {r.metric: r.ratio for r in rows if isinstance(r, Comparison)}
+    return results, rows
+
+
+def defaults_figures(
+    measured: SweepResults, setup: DefaultsSetup
+) -> tuple[dict[str, float], list[Row]]:
+    """The service with no settings beside the best WORKER_CONCURRENCY of the sweep."""
+    tuned = measured.tuned
+    rows: list[Row] = [
+        Comparison(
+            "default_drain_vs_tuned",
+            f"drain, one process: no settings vs WORKER_CONCURRENCY={tuned} (best of sweep)",
+            measured.best(None),
+            measured.best(tuned),
+            target=0.7,
+        )
+    ]
+    results: dict[str, float] = {
+        "default_drain_jobs": setup.jobs,
+        "default_drain_jobs_per_s": measured.best(None),
+        "tuned_drain_jobs_per_s": measured.best(tuned),
+        "tuned_worker_concurrency": tuned,
+    }
+    for concurrency in measured.drains:
+        if concurrency is not None:
+            results[f"drain_jobs_per_s_at_concurrency_{concurrency}"] = measured.best(concurrency)
+    results |= {r.metric: r.ratio for r in rows if isinstance(r, Comparison)}
+    return results, rows
+
+
+def loop_figures(measured: LoopResults) -> tuple[dict[str, float], list[Row]]:
+    """The service on uvloop beside the same service on asyncio's own loop."""
+    ingest = measured.ingest
+    rows: list[Row] = [
+        Comparison(
+            "uvloop_ingest_vs_asyncio",
+            "ingest: service webhook on uvloop vs on asyncio",
+            ingest["uvloop"].req_per_s,
+            ingest["asyncio"].req_per_s,
+            unit="req/s",
+        ),
+        Comparison(
+            "uvloop_ingest_cpu_vs_asyncio",
+            "ingest: service CPU per request on uvloop vs on asyncio",
+            _cpu_per_request(ingest["uvloop"]),
+            _cpu_per_request(ingest["asyncio"]),
+            unit="us",
+            at_most=True,
+        ),
+        Comparison(
+            "uvloop_drain_vs_asyncio",
+            "drain: service worker (no settings) on uvloop vs on asyncio",
+            measured.best_drain("uvloop"),
+            measured.best_drain("asyncio"),
+        ),
+        Comparison(
+            "uvloop_drain_cpu_vs_asyncio",
+            "drain: service CPU per job on uvloop vs on asyncio (least of the rounds)",
+            measured.least_drain_cpu("uvloop"),
+            measured.least_drain_cpu("asyncio"),
+            unit="us",
+            at_most=True,
+        ),
+    ]
+    results: dict[str, float] = {}
+    for loop in loop_bench.LOOPS:
+        results |= load_figures(f"{loop}_ingest", ingest[loop])
+        results[f"{loop}_drain_jobs_per_s"] = measured.best_drain(loop)
+        results[f"{loop}_drain_server_cpu_us_per_job"] = measured.least_drain_cpu(loop)
+    results |= {r.metric: r.ratio for r in rows if isinstance(r, Comparison)}
+    return results, rows
+
+
+def _cpu_per_request(load: Load) -> float:
+    return load.cpu.server / load.req_per_s * 1e6
 
 
 def purge_figures(measured: PurgeResults, setup: PurgeSetup) -> tuple[dict[str, float], list[Row]]:
@@ -360,7 +530,7 @@ def service_figures(
         "loadgen_connections": setup.connections,
         "ingest_seconds": setup.seconds,
         "service_pool_size": setup.pool_size,
-        "service_worker_concurrency": setup.worker_concurrency,
+        "service_worker_concurrency": setup.worker_concurrency or 0,
         "latency_p50_ms": latency.p50_ms,
         "latency_p99_ms": latency.p99_ms,
         "latency_max_ms": latency.max_ms,
@@ -393,7 +563,7 @@ def load_figures(prefix: str, load: Load) -> dict[str, float]:
         f"{prefix}_server_cpu": cpu.server,
         f"{prefix}_loadgen_cpu": cpu.loadgen,
         f"{prefix}_other_cpu": cpu.others,
-        f"{prefix}_server_cpu_us_per_req": cpu.server / load.req_per_s * 1e6,
+        f"{prefix}_server_cpu_us_per_req": _cpu_per_request(load),
     }
     if cpu.pg is not None:
         figures[f"{prefix}_pg_cpu"] = cpu.pg
@@ -520,12 +690,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parts = []
     if "queue" in opts.parts:
         parts.append(f"queue: {opts.jobs:,} jobs, ours {opts.setup.label()}")
+    if "fresh" in opts.parts:
+        parts.append(f"first burst: {opts.fresh.jobs:,} jobs x {opts.fresh.rounds} rounds")
     if "service" in opts.parts:
         svc = opts.service
         parts.append(
             f"service: {svc.connections} connections, best of {svc.rounds} x {svc.seconds:g}s, "
             f"drain {svc.drain_jobs:,} jobs"
         )
+    if "defaults" in opts.parts:
+        sweep = opts.defaults
+        parts.append(f"sweep: {sweep.jobs:,} jobs x {sweep.rounds} rounds")
+    if "loop" in opts.parts:
+        parts.append(f"uvloop on/off: {opts.loop.rounds} rounds")
     if "purge" in opts.parts:
         parts.append(f"purge: {opts.purge.rows:,} rows at {opts.purge.rate:g} updates/s")
     subtitle = f"{'; '.join(parts)}; one PostgreSQL, run took {elapsed:.0f}s"

@@ -376,7 +376,7 @@ async def sample_waits(url: str, stop: asyncio.Event) -> LockWaits:
     return seen
 
 
-def _service_env(setup: PurgeSetup) -> dict[str, str]:
+def service_env(setup: PurgeSetup) -> dict[str, str]:
     return {
         "DATABASE_POOL_SIZE": str(setup.pool_size),
         "LOG_LEVEL": setup.log_level,
@@ -396,7 +396,7 @@ async def measure_one(
     before = await kinds(url)
     args = ["--database-url", url, "--role", "webhook"]
     async with (
-        started(f"purge-{name}", "service", args, log_dir, _service_env(setup)) as server,
+        started(f"purge-{name}", "service", args, log_dir, service_env(setup)) as server,
         pacing(server, setup, log_dir / f"purge-{name}-pacer.log") as pacer,
     ):
         quiet_from = pacer.origin + setup.warmup_s

@@ -144,11 +144,13 @@ class ServiceSetup:
     budget_s: float | None = 60.0
     pool_size: int = 10
     """DATABASE_POOL_SIZE for the service, and the naive baseline's pool: the service's default."""
-    worker_concurrency: int = 512
-    """WORKER_CONCURRENCY for the service (default 32). It also caps each claim, and at 32 a
-    `discard` drain is a strict claim -> complete -> claim chain of round trips (~3,000 jobs/s
-    here); 512 lets claims and completions overlap. Like the queue bench's worker setup, the
-    best of a sweep on a 2-core machine."""
+    worker_concurrency: int | None = 512
+    """WORKER_CONCURRENCY for the service (None: unset, its default). 512, the best of a sweep
+    on a 2-core machine before workers claimed ahead of their free slots (then 32 made a
+    `discard` drain a strict claim -> complete -> claim chain of round trips); `--only defaults`
+    measures the default against the sweep."""
+    event_loop: str = "auto"
+    """BOTGATEWAY_EVENT_LOOP for every server (service and baselines alike)."""
     log_level: str = "INFO"
     """The service's LOG_LEVEL, as deployed (INFO logs one line per finished job)."""
     profile: bool = False
@@ -355,11 +357,14 @@ async def _profile(server: Server, seconds: float, out: Path) -> asyncio.subproc
 # -- measurements ---------------------------------------------------------------------------
 
 
-def _service_env(setup: ServiceSetup) -> dict[str, str]:
+def service_env(setup: ServiceSetup) -> dict[str, str]:
+    # An empty WORKER_CONCURRENCY reads as unset: the default, whatever the bench's own env says.
+    concurrency = setup.worker_concurrency
     return {
         "DATABASE_POOL_SIZE": str(setup.pool_size),
-        "WORKER_CONCURRENCY": str(setup.worker_concurrency),
+        "WORKER_CONCURRENCY": "" if concurrency is None else str(concurrency),
         "LOG_LEVEL": setup.log_level,
+        "BOTGATEWAY_EVENT_LOOP": setup.event_loop,
     }
 
 
@@ -374,7 +379,7 @@ def describe(load: Load) -> str:
     )
 
 
-async def _round(
+async def closed_round(
     server: Server, setup: ServiceSetup, postmaster: int | None, log_dir: Path, n: int
 ) -> Load:
     meter = CpuMeter(server.pid, postmaster)
@@ -400,17 +405,20 @@ async def ingest(dbs: Databases, setup: ServiceSetup, log_dir: Path, say: Say) -
         service_url = await stack.enter_async_context(dbs.fresh())
         naive_args = ["--database-url", naive_url, "--pool-size", str(setup.pool_size)]
         service_args = ["--database-url", service_url, "--role", "webhook"]
+        loop = {"BOTGATEWAY_EVENT_LOOP": setup.event_loop}
         servers = [
-            await stack.enter_async_context(started("bare-aiohttp", "bare", [], log_dir)),
-            await stack.enter_async_context(started("naive-insert", "naive", naive_args, log_dir)),
+            await stack.enter_async_context(started("bare-aiohttp", "bare", [], log_dir, loop)),
             await stack.enter_async_context(
-                started("service-webhook", "service", service_args, log_dir, _service_env(setup))
+                started("naive-insert", "naive", naive_args, log_dir, loop)
+            ),
+            await stack.enter_async_context(
+                started("service-webhook", "service", service_args, log_dir, service_env(setup))
             ),
         ]
         runs: dict[str, list[Load]] = {server.name: [] for server in servers}
         for n in range(setup.rounds):
             for server in servers:
-                runs[server.name].append(await _round(server, setup, postmaster, log_dir, n))
+                runs[server.name].append(await closed_round(server, setup, postmaster, log_dir, n))
         loads = []
         for measured in runs.values():
             best = max(measured, key=lambda load: load.req_per_s)
@@ -432,7 +440,7 @@ async def latency(dbs: Databases, setup: ServiceSetup, log_dir: Path) -> Latency
     the worker running `bench-record`); per update, the 200 to the handler's start."""
     async with dbs.fresh() as url:
         args = ["--database-url", url, "--role", "all", "--handler", "bench-record", "--record"]
-        env = _service_env(setup)
+        env = service_env(setup)
         async with started("service-latency", "service", args, log_dir, env) as server:
             meter = CpuMeter(server.pid, dbs.postmaster_pid())
             paced = [
@@ -484,7 +492,7 @@ async def drain(dbs: Databases, setup: ServiceSetup, log_dir: Path) -> tuple[Dra
         await settle(url)
         args = ["--database-url", url, "--role", "worker", "--drain-jobs", str(jobs)]
         args += ["--budget", str(setup.budget_s or 0)]
-        env = _service_env(setup)
+        env = service_env(setup)
         async with started("service-drain", "service", args, log_dir, env) as server:
             meter = CpuMeter(server.pid, dbs.postmaster_pid())
             meter.start()

@@ -30,10 +30,12 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from botgateway.contract.environment import BOTGATEWAY_EVENT_LOOP
 from botgateway.logs import configure_from_env, redact_secrets
 from botgateway.service.app import WORKER
 from botgateway.service.handlers import available_handler_types
 from botgateway.service.runner import RunningService, stop_on_signals
+from botgateway.service.runner import run as run_on_loop
 from botgateway.service.settings import ServiceSettings
 from botgateway.wiring import janitor_maintenance
 
@@ -256,7 +258,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     run = {"service": run_service, "bare": run_bare, "naive": run_naive}[args.kind]
-    asyncio.run(run(args))
+    # Every server on the event loop botgateway serve would pick: a baseline gets the same.
+    run_on_loop(lambda: run(args), BOTGATEWAY_EVENT_LOOP.read(os.environ))
     return 0
 
 

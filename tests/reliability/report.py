@@ -3,6 +3,8 @@
 from dataclasses import dataclass
 
 from botgateway.console import render_table
+from botgateway.queue import WorkerConfig
+from botgateway.queue.policy import settle_limit
 
 
 def duplicate_bound(*, kills: int, concurrency: int, workers: int, lease_lapses: int) -> int:
@@ -10,12 +12,19 @@ def duplicate_bound(*, kills: int, concurrency: int, workers: int, lease_lapses:
 
     A job is delivered to the backend again only when the worker that delivered it did not get
     its completion committed and lost the job: the worker died, or its lease ran out while the
-    database was away. A worker holds at most `concurrency` jobs at once, and that count
-    includes the finished jobs waiting for (or inside) the group-committed completion, because
-    the worker claims only into free slots (`concurrency - running - awaiting completion`). So
-    one kill can duplicate at most `concurrency` deliveries, and one database outage that
-    outlasts the leases at most `concurrency` per live worker."""
-    return (kills + lease_lapses * workers) * concurrency
+    database was away. At most `concurrency` jobs of a worker are in handlers at once, and at
+    most `settle_limit` more finished ones wait for (or are inside) the
+    group-committed completion: past that the worker claims nothing (`policy.plan_claim`; jobs
+    claimed ahead that wait for a handler were never delivered). So one kill can duplicate at
+    most `held_at_most(concurrency)` deliveries, and one database outage that outlasts the
+    leases at most that many per live worker."""
+    return (kills + lease_lapses * workers) * held_at_most(concurrency)
+
+
+def held_at_most(concurrency: int) -> int:
+    """Jobs a gateway worker (the service's claim batch size) can have run without their
+    outcome in the database."""
+    return concurrency + settle_limit(concurrency, WorkerConfig().batch_size)
 
 
 def lease_lapsed(outage_s: float, stuck_timeout_s: float, heartbeat_s: float) -> bool:
@@ -122,7 +131,8 @@ class Figures:
                 "duplicate bound",
                 self.bound,
                 f"(kills {self.kills} + lease lapses {self.lease_lapses} x workers "
-                f"{self.workers}) x concurrency {self.concurrency}",
+                f"{self.workers}) x {held_at_most(self.concurrency)} "
+                f"(concurrency {self.concurrency} + finished jobs awaiting completion)",
             ],
             [
                 "worker kills",

@@ -76,6 +76,14 @@ WORKER_SHUTDOWN_GRACE = EnvVar(
     "How long running jobs may finish after SIGTERM before they are handed back.",
     WORKER_COMMANDS,
 )
+BOTGATEWAY_EVENT_LOOP = EnvVar(
+    "BOTGATEWAY_EVENT_LOOP",
+    choice("auto", "uvloop", "asyncio"),
+    "auto",
+    "`auto`: uvloop when it is installed (it is a dependency on Linux and macOS), else "
+    "asyncio's own loop; `asyncio` turns uvloop off; `uvloop` refuses to start without it.",
+    WORKER_COMMANDS,
+)
 BOTGATEWAY_MAX_BODY_BYTES = EnvVar(
     "BOTGATEWAY_MAX_BODY_BYTES",
     whole(1024),
@@ -171,6 +179,7 @@ CATALOGUE: tuple[EnvVar[Any], ...] = (
     TELEGRAM_API_BASE,
     WORKER_CONCURRENCY,
     WORKER_SHUTDOWN_GRACE,
+    BOTGATEWAY_EVENT_LOOP,
     BOTGATEWAY_MAX_BODY_BYTES,
     BOTGATEWAY_BODY_TIMEOUT,
     DATABASE_POOL_SIZE,

@@ -129,13 +129,22 @@ ClaimPlan = ClaimBatch | ClaimIsolated | WaitForSlot
 
 def plan_claim(
     *,
-    in_flight: int,
+    running: int,
+    settling: int,
     concurrency: int,
     batch_size: int,
     running_isolated: bool,
     isolated_waiting: bool,
+    ahead: int = 0,
 ) -> ClaimPlan:
     """What a worker claims next.
+
+    `concurrency` bounds the jobs in handlers: what a backend or the Bot API feels. `running`
+    counts the jobs in handlers and those claimed `ahead` of a free slot (see `claim_ahead`),
+    which wait for one. A job whose handler has finished and that only waits for its completion
+    to commit (`settling`) takes no slot, so claims go on while completions are on their way;
+    settling jobs still count up to `settle_limit`, so a completion statement that
+    stalls (the database is slow or away) stops claims instead of piling up finished jobs.
 
     A job taken back from a lost worker may be what killed it. Claimed in a batch again, it
     would take its batch-mates down with it on every crash, and each recovery charges them an
@@ -143,11 +152,46 @@ def plan_claim(
     alone: only a worker holding nothing claims it, and claims nothing else until it settles.
     A busy worker that knows one is waiting stops claiming and drains, so a steady stream of
     other jobs cannot starve it."""
+    held = running + settling
     if running_isolated:
         return WaitForSlot()
     if isolated_waiting:
-        return ClaimIsolated() if in_flight == 0 else WaitForSlot()
-    free = concurrency - in_flight
+        return ClaimIsolated() if held == 0 else WaitForSlot()
+    most_held = concurrency + settle_limit(concurrency, batch_size)
+    free = min(concurrency + ahead - running, most_held - held)
     if free <= 0:
         return WaitForSlot()
     return ClaimBatch(min(free, batch_size))
+
+
+def settle_limit(concurrency: int, batch_size: int) -> int:
+    """Finished jobs a worker may hold awaiting their completion beyond its handler slots: two
+    claims' worth at least, so a completion statement can be on its way while the next batch is
+    claimed and run (with fewer, a quick handler's drain waits on every commit). It bounds what
+    a crash can make run twice: at most `concurrency + settle_limit(...)` jobs of a worker have
+    run without their outcome in the database."""
+    return max(4 * concurrency, 2 * batch_size)
+
+
+def claim_ahead(
+    *,
+    concurrency: int,
+    batch_size: int,
+    claim_seconds: float | None,
+    handler_seconds: float | None,
+) -> int:
+    """How many jobs to claim beyond the free handler slots: as many as will free up while a
+    claim is on its way (Little's law: `concurrency` x claim time / handler time), at most one
+    batch. Quick handlers then get full batches instead of one claim round trip per
+    `concurrency` jobs; slow ones (a forward to a backend taking 100 ms) get none, so no job
+    waits in a worker that another could run at once. Nothing is known yet: none."""
+    if claim_seconds is None or handler_seconds is None:
+        return 0
+    if handler_seconds <= 0:
+        return batch_size
+    return min(batch_size, int(concurrency * claim_seconds / handler_seconds))
+
+
+def smoothed(previous: float | None, sample: float, weight: float = 0.2) -> float:
+    """An exponentially weighted moving average: recent samples count most, one outlier little."""
+    return sample if previous is None else previous + weight * (sample - previous)

@@ -119,7 +119,8 @@ def _translated(action: str) -> Iterator[None]:
         raise DatabaseUnavailable(
             f"{action}: database unavailable ({_describe(exc)}){_pooler_hint(exc)}"
         ) from exc
-    except asyncpg.UndefinedTableError as exc:
+    except (asyncpg.UndefinedTableError, asyncpg.UndefinedFunctionError) as exc:
+        # a table, or the claim function of migration 0006, is not there yet
         raise SchemaMissing(
             f"{action}: {_describe(exc)}; `botgateway migrate` has not run"
         ) from exc

@@ -24,9 +24,11 @@ from .policy import (
     HandBack,
     InterruptionDecision,
     WaitForSlot,
+    claim_ahead,
     decide_failure,
     decide_interrupted,
     plan_claim,
+    smoothed,
     truncate_error,
 )
 from .settings import QueueSettings
@@ -137,7 +139,8 @@ class Worker:
         self._rng = rng or random.Random()
         self._running: dict[int, tuple[Job, asyncio.Task[None]]] = {}
         self._started_at: dict[int, float] = {}
-        """When each running job's handler started (perf_counter), for the shutdown's log."""
+        """When each running job's handler started (perf_counter), for the shutdown's log. A job
+        claimed ahead that still waits for a handler slot has none."""
         self._to_complete: list[Job] = []
         self._completing = 0
         """Jobs in the completion statement now running: they still take a slot (backpressure)."""
@@ -155,6 +158,11 @@ class Worker:
         self._isolated_checked_at = -float("inf")
         self._poll_s = self.config.poll_interval.total_seconds()
         self._said_polling = False
+        self._handler_slots = asyncio.Semaphore(self.config.concurrency)
+        """At most `concurrency` jobs in handlers; jobs claimed ahead wait here for a slot."""
+        self._claim_s: float | None = None
+        self._handler_s: float | None = None
+        """Recent claim round trips and handler times, smoothed (see `policy.claim_ahead`)."""
 
     @property
     def in_flight(self) -> int:
@@ -213,11 +221,18 @@ class Worker:
             try:
                 await self._refresh_isolated()
                 plan = plan_claim(
-                    in_flight=self.in_flight,
+                    running=len(self._running),
+                    settling=len(self._to_complete) + self._completing,
                     concurrency=self.config.concurrency,
                     batch_size=self.config.batch_size,
                     running_isolated=self._isolated is not None,
                     isolated_waiting=self._isolated_waiting,
+                    ahead=claim_ahead(
+                        concurrency=self.config.concurrency,
+                        batch_size=self.config.batch_size,
+                        claim_seconds=self._claim_s,
+                        handler_seconds=self._handler_s,
+                    ),
                 )
                 if isinstance(plan, WaitForSlot):
                     self._slot_free.clear()
@@ -234,9 +249,11 @@ class Worker:
                         self._isolated = job.id
                         self._start(job)
                     continue
+                asked = time.perf_counter()
                 jobs = await self.store.claim(
                     self.owner, plan.limit, self.config.lease, bots=self.config.bots
                 )
+                self._claim_s = smoothed(self._claim_s, time.perf_counter() - asked)
                 failures = 0
             except QueueError as exc:
                 failures += 1
@@ -267,14 +284,16 @@ class Worker:
     def _start(self, job: Job) -> None:
         task = asyncio.create_task(self._run_job(job))
         self._running[job.id] = (job, task)
-        self._started_at[job.id] = time.perf_counter()
 
     async def _run_job(self, job: Job) -> None:
-        started = time.perf_counter()
-        try:
-            outcome = await self.handler(job)
-        except Exception as exc:  # a handler bug must fail the job, not the worker
-            outcome = Failed(truncate_error(f"{type(exc).__name__}: {exc}"))
+        async with self._handler_slots:
+            started = time.perf_counter()
+            self._started_at[job.id] = started
+            try:
+                outcome = await self.handler(job)
+            except Exception as exc:  # a handler bug must fail the job, not the worker
+                outcome = Failed(truncate_error(f"{type(exc).__name__}: {exc}"))
+            self._handler_s = smoothed(self._handler_s, time.perf_counter() - started)
         decision = None
         try:
             decision = await self._settle(job, outcome)
@@ -398,12 +417,16 @@ class Worker:
         cut_off = [
             (job, now - self._started_at[job.id], self._decide_interrupted(job))
             for job, _ in self._running.values()
+            if job.id in self._started_at
         ]
+        never_started = [job for job, _ in self._running.values() if job.id not in self._started_at]
         for _, task in list(self._running.values()):
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         try:
+            # Claimed ahead and never handed to a handler: nothing of them ran.
+            await self.store.release(self.owner, [job.held for job in never_started], charge=False)
             for charge in (False, True):
                 await self._hand_back(
                     [(job, ran_s) for job, ran_s, d in cut_off if d == HandBack(charge)], charge

@@ -43,7 +43,7 @@ def add_commands(
     def run_serve(args: argparse.Namespace) -> Coroutine[Any, Any, int]:
         return cmd_serve(args, maintenance)
 
-    serve_parser.set_defaults(command=run_serve)
+    serve_parser.set_defaults(command=run_serve, event_loop=True)
 
     dev_parser = subparsers.add_parser(
         "dev", help="one-command local gateway: embedded PostgreSQL, worker, janitor, demo bot"
@@ -67,7 +67,7 @@ def add_commands(
     def run_dev(args: argparse.Namespace) -> Coroutine[Any, Any, int]:
         return cmd_dev(args, maintenance)
 
-    dev_parser.set_defaults(command=run_dev)
+    dev_parser.set_defaults(command=run_dev, event_loop=True)
 
 
 async def cmd_serve(args: argparse.Namespace, maintenance: Maintenance | None) -> int:

@@ -7,17 +7,51 @@ listening socket closes and `/readyz` fails), lets running jobs finish within
 
 import asyncio
 import contextlib
+import importlib.util
 import logging
 import signal
 import socket
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 from aiohttp import web
+
+from botgateway.contract.environment import BOTGATEWAY_EVENT_LOOP
+from botgateway.queue import SettingsError
 
 from .app import Maintenance, create_app
 from .metrics import Metrics
 from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+LoopFactory = Callable[[], asyncio.AbstractEventLoop]
+
+
+def loop_factory(choice: str) -> LoopFactory | None:
+    """The event loop `BOTGATEWAY_EVENT_LOOP` asks for; None: asyncio's own.
+
+    uvloop by default when installed: the gateway is CPU-bound on its event loop (HTTP parsing,
+    asyncpg's protocol, tasks), and uvloop runs that loop in C (`make bench --only loop`)."""
+    if choice == "asyncio":
+        return None
+    if importlib.util.find_spec("uvloop") is None:
+        if choice == "uvloop":
+            raise SettingsError(
+                BOTGATEWAY_EVENT_LOOP.name, choice, "auto or asyncio: uvloop is not installed"
+            )
+        return None
+    import uvloop
+
+    factory: LoopFactory = uvloop.new_event_loop
+    return factory
+
+
+def run(main: Callable[[], Coroutine[Any, Any, T]], choice: str) -> T:
+    """`asyncio.run(main())` on the chosen event loop."""
+    with asyncio.Runner(loop_factory=loop_factory(choice)) as runner:
+        return runner.run(main())
 
 
 class RunningService:

@@ -10,39 +10,12 @@ ON CONFLICT (bot_slug, update_id) DO NOTHING
 RETURNING bot_slug, update_id;
 
 -- name: claim
--- The oldest due pending jobs, each locked once (SKIP LOCKED), leased to the caller.
--- A job with a chat key waits while an earlier job of its chat is unfinished or any is running.
--- $4: isolated jobs (taken back from a lost worker, see policy.plan_claim) are claimed apart,
--- one at a time, by a caller that holds nothing else. $5: the bots this worker serves (NULL:
--- any), so gateways with different bots can share one database without taking each other's jobs.
-WITH due AS (
-    SELECT j.id
-    FROM gateway_jobs j
-    WHERE j.status = 'pending'
-      AND j.isolated = $4
-      AND j.next_retry_at <= now()
-      AND ($5::text[] IS NULL OR j.bot_slug = ANY ($5::text[]))
-      AND (j.chat_key IS NULL OR NOT EXISTS (
-            SELECT 1 FROM gateway_jobs e
-            WHERE e.bot_slug = j.bot_slug
-              AND e.chat_key = j.chat_key
-              AND e.chat_key IS NOT NULL
-              AND e.status IN ('pending', 'running')
-              AND (e.status = 'running' OR e.update_id < j.update_id)))
-    ORDER BY j.next_retry_at, j.id
-    LIMIT $1
-    FOR UPDATE SKIP LOCKED
-)
-UPDATE gateway_jobs g
-SET status = 'running',
-    attempts = g.attempts + 1,
-    updated_at = now(),
-    lease_owner = $2,
-    lease_expires_at = now() + make_interval(secs => $3)
-FROM due
-WHERE g.id = due.id
-RETURNING g.id, g.bot_slug, g.handler_type, g.update_id, g.payload::text AS payload,
-          g.attempts, g.chat_key, g.created_at;
+-- The oldest due pending jobs of the bots in $5 (NULL: any), up to $1, leased to $2 for $3
+-- seconds; $4 picks the isolated ones (see policy.plan_claim). The statement lives in migration
+-- 0006 as the function gateway_claim, planned with sorting and hash/merge joins off so that its
+-- plan depends neither on planner statistics (a fresh database has none) nor on the values of
+-- its parameters; its comments say why it is shaped so.
+SELECT * FROM gateway_claim($1, $2, $3, $4, $5);
 
 -- name: isolated_due
 -- Is an isolated job of these bots (NULL: any) waiting? Busy workers ask now and then, and
