@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cluster import ControlPlane
+from tests.support.cluster import ControlPlane, wait_until
 
 pytestmark = pytest.mark.cluster
 
@@ -21,6 +21,7 @@ CNPG_MODULE = "github.com/cloudnative-pg/cloudnative-pg"
 CNPG_VERSION = "v1.25.0"
 """The release whose CRDs the example is checked against (its Go module carries them)."""
 NS = "cnpg-example"
+BOTGATEWAY_CRD = "botgateways.botgateway.dev"
 
 
 @pytest.fixture(scope="module")
@@ -42,16 +43,14 @@ def cnpg(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory) 
         control_plane.kubectl(
             "apply", "--server-side", "-f", str(bases / f"postgresql.cnpg.io_{kind}.yaml")
         )
-        control_plane.kubectl(
-            "wait",
-            "--for=condition=Established",
-            f"crd/{kind}.postgresql.cnpg.io",
-            "--timeout=60s",
-        )
     control_plane.kubectl("apply", "-f", str(ROOT / "deploy" / "crd.yaml"))
-    control_plane.kubectl(
-        "wait", "--for=condition=Established", "crd/botgateways.botgateway.dev", "--timeout=60s"
-    )
+    for name in ("clusters.postgresql.cnpg.io", "poolers.postgresql.cnpg.io", BOTGATEWAY_CRD):
+        # Polled: `kubectl wait` fails outright while a new CRD has no conditions yet.
+        wait_until(
+            lambda name=name: _established(control_plane, name),
+            timeout=60,
+            message=f"CRD {name} established",
+        )
     control_plane.kubectl("create", "namespace", NS)
     return control_plane
 
@@ -90,3 +89,8 @@ def test_a_misspelt_field_is_refused(cnpg: ControlPlane) -> None:
     )
     assert result.returncode != 0
     assert "dataDurabilty" in result.stderr
+
+
+def _established(cp: ControlPlane, name: str) -> bool:
+    conditions = cp.kubectl_json("get", "crd", name).get("status", {}).get("conditions") or []
+    return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
