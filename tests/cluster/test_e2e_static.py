@@ -628,8 +628,13 @@ def test_workflow_runs_make_test_and_make_e2e() -> None:
         name: [s.get("run") for s in job["steps"] if "run" in s]
         for name, job in workflow["jobs"].items()
     }
-    # The e2e job also installs debootstrap (the images' root filesystems) with sudo.
-    assert runs["test"] == ["make test"]
+    # The test job installs PgBouncer first (the pooler tests fail without it under CI); the
+    # e2e job installs debootstrap (the images' root filesystems). Both with sudo.
+    assert runs["test"][-1] == "make test"
+    assert runs["test"][:-1] == [
+        "sudo apt-get update -qq && sudo apt-get install -y -qq pgbouncer\n"
+        "sudo systemctl disable --now pgbouncer\n"
+    ]
     assert runs["e2e"][-1] == "make e2e"
     assert runs["e2e"][:-1] == [
         "sudo apt-get update -qq && sudo apt-get install -y -qq debootstrap"
