@@ -165,9 +165,14 @@ class Worker:
         """Recent claim round trips and handler times, smoothed (see `policy.claim_ahead`)."""
 
     @property
+    def settling(self) -> int:
+        """Jobs whose handler finished, awaiting (or inside) their completion statement."""
+        return len(self._to_complete) + self._completing
+
+    @property
     def in_flight(self) -> int:
         """Jobs claimed and not yet settled in the database: running or awaiting completion."""
-        return len(self._running) + len(self._to_complete) + self._completing
+        return len(self._running) + self.settling
 
     async def run(self, stop: asyncio.Event) -> None:
         helpers = [
@@ -222,7 +227,7 @@ class Worker:
                 await self._refresh_isolated()
                 plan = plan_claim(
                     running=len(self._running),
-                    settling=len(self._to_complete) + self._completing,
+                    settling=self.settling,
                     concurrency=self.config.concurrency,
                     batch_size=self.config.batch_size,
                     running_isolated=self._isolated is not None,
