@@ -6,7 +6,7 @@ default, 32, ...), each on a fresh database, so a burst of other work on the mac
 every setting alike. Each setting's best round counts."""
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,18 +53,36 @@ async def measure(
 ) -> SweepResults:
     drains: dict[int | None, list[Drained]] = {c: [] for c in setup.sweep}
     for round_ in range(1, setup.rounds + 1):
-        for concurrency in setup.sweep:
-            run = dataclasses.replace(
-                service, worker_concurrency=concurrency, drain_jobs=setup.jobs, profile=False
-            )
-            drained, cpu = await service_bench.drain(dbs, run, log_dir)
+        swept = await sweep_round(dbs, service, setup.sweep, setup.jobs, log_dir, say, round_)
+        for concurrency, drained in swept.items():
             drains[concurrency].append(drained)
-            say(
-                f"drain, round {round_}, WORKER_CONCURRENCY={label(concurrency)}: "
-                f"{drained.per_second:,.0f} jobs/s ({drained.jobs:,} jobs in "
-                f"{drained.seconds:.1f}s; server {cpu.server:.2f} cores)"
-            )
     return SweepResults(drains)
+
+
+async def sweep_round(
+    dbs: Databases,
+    service: ServiceSetup,
+    concurrencies: Sequence[int | None],
+    jobs: int,
+    log_dir: Path,
+    say: Say,
+    round_: int = 1,
+) -> dict[int | None, Drained]:
+    """One round of "ours at its best": the service drains `jobs` once per WORKER_CONCURRENCY,
+    each on a fresh database. Rounds of it, interleaved with a peer's, make a `SweepResults`."""
+    drains: dict[int | None, Drained] = {}
+    for concurrency in concurrencies:
+        run = dataclasses.replace(
+            service, worker_concurrency=concurrency, drain_jobs=jobs, profile=False
+        )
+        drained, cpu = await service_bench.drain(dbs, run, log_dir)
+        drains[concurrency] = drained
+        say(
+            f"drain, round {round_}, WORKER_CONCURRENCY={label(concurrency)}: "
+            f"{drained.per_second:,.0f} jobs/s ({drained.jobs:,} jobs in "
+            f"{drained.seconds:.1f}s; server {cpu.server:.2f} cores)"
+        )
+    return drains
 
 
 def sweep_table(results: SweepResults) -> str:
