@@ -3,13 +3,15 @@ reference Python PostgreSQL task queue, run the way its docs say."""
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import procrastinate
 
-from .databases import count
+from .databases import Databases, count, settle
+from .purge_bench import clone
 from .workload import Drained, chunks, update
 
 TASK_NAME = "bench_noop"
@@ -99,3 +101,77 @@ async def _apps(url: str, n: int, pool_size: int) -> AsyncIterator[list[procrast
     finally:
         for app in apps:
             await app.close_async()
+
+
+@dataclass(frozen=True)
+class ProcrastinatePoint:
+    """One Procrastinate configuration: `workers` workers (each its own app and pool, like
+    pods), each running `concurrency` jobs at once over `pool_size` connections."""
+
+    workers: int
+    concurrency: int
+    pool_size: int
+
+    def label(self) -> str:
+        return f"{self.workers}x(c={self.concurrency}, pool={self.pool_size})"
+
+
+SWEEP = (
+    ProcrastinatePoint(1, 1, 2),
+    ProcrastinatePoint(1, 4, 4),
+    ProcrastinatePoint(1, 16, 8),
+    ProcrastinatePoint(1, 64, 16),
+    ProcrastinatePoint(2, 16, 8),
+    ProcrastinatePoint(2, 256, 4),
+)
+"""Concurrency 1 to 64 in one worker, two workers, and 2 x 256 (what the bench ran before)."""
+SWEEP_BUDGET_S = 15.0
+"""Seconds each point of the sweep drains: its rate is steady long before the backlog ends."""
+
+
+@dataclass(frozen=True)
+class Swept:
+    drains: dict[ProcrastinatePoint, Drained]
+    enqueue_s: float
+
+    @property
+    def best(self) -> ProcrastinatePoint:
+        return max(self.drains, key=lambda p: self.drains[p].per_second)
+
+
+async def sweep(
+    dbs: Databases,
+    jobs: int,
+    points: Sequence[ProcrastinatePoint],
+    enqueue_batch: int,
+    budget_s: float | None,
+    say: Callable[[str], None],
+) -> Swept:
+    """Enqueue the backlog once (timed), then drain a copy of it at each point."""
+    async with dbs.fresh(migrated=False) as url, dbs.fresh() as admin_url:
+        await install_schema(url)
+        enqueue_s = await enqueue(url, jobs, enqueue_batch)
+        say(f"enqueue, procrastinate: {jobs / enqueue_s:,.0f} jobs/s")
+        await settle(url)
+        drains: dict[ProcrastinatePoint, Drained] = {}
+        for point in points:
+            async with clone(url, admin_url) as copy:
+                drains[point] = await drain(
+                    copy,
+                    jobs,
+                    workers=point.workers,
+                    concurrency=point.concurrency,
+                    pool_size=point.pool_size,
+                    budget_s=budget_s,
+                )
+            say(f"drain, procrastinate {point.label()}: {drains[point].per_second:,.0f} jobs/s")
+    return Swept(drains, enqueue_s)
+
+
+def sweep_table(swept: Swept) -> str:
+    best = swept.best
+    lines = [f"{'procrastinate workers x (concurrency, pool)':>44}  {'jobs/s':>8}"]
+    for point, drained in swept.drains.items():
+        mark = "  <- best" if point == best else ""
+        lines.append(f"{point.label():>44}  {drained.per_second:>8,.0f}{mark}")
+    return "\n".join(lines)
