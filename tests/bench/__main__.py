@@ -1,7 +1,7 @@
 """`make bench`: botgateway's queue and its running service against their baselines, on one
 PostgreSQL, in one run.
 
-    python -m tests.bench [--only queue|fresh|service|defaults|loop|purge ...] [--jobs N]
+    python -m tests.bench [--only queue|fresh|service|defaults|loop|purge|graphile ...] [--jobs N]
                           [--drain-jobs N] [--purge-rows N] [--tune]
 
 Every figure of ours is printed beside its baseline measured in the same run (the machine may
@@ -28,6 +28,7 @@ from tests.support.postgres import test_postgres
 from . import (
     defaults_bench,
     fresh_bench,
+    graphile_bench,
     loop_bench,
     procrastinate_bench,
     purge_bench,
@@ -37,6 +38,7 @@ from . import (
 from .databases import Databases, settle
 from .defaults_bench import DefaultsSetup, SweepResults
 from .fresh_bench import FreshResults, FreshSetup
+from .graphile_bench import GraphileResults, GraphileSetup
 from .loop_bench import LoopResults, LoopSetup
 from .purge_bench import PurgeResults, PurgeSetup
 from .queue_bench import DrainSetup
@@ -52,7 +54,6 @@ ENQUEUE_BATCH = 1_000
 SEED_MAX_LOOPS = 32
 """The seed runs as many loops as we have jobs in flight, each with its own connection, up to
 this many: its best in tuning (more loops only queue on the pool, which makes it slower)."""
-PROCRASTINATE_POOL = 4
 DEFAULT_BUDGET_S = 60.0
 """A drain that has not finished by then is stopped and counted as rate = done / elapsed,
 so the slow baselines fit the 10-minute run; the backlog they work is the same."""
@@ -72,7 +73,8 @@ PURGE = PurgeSetup()
 FRESH = FreshSetup()
 DEFAULTS = DefaultsSetup()
 LOOP = LoopSetup()
-PARTS = ("queue", "fresh", "service", "defaults", "loop", "purge")
+GRAPHILE = GraphileSetup()
+PARTS = ("queue", "fresh", "service", "defaults", "loop", "purge", "graphile")
 
 
 @dataclass(frozen=True)
@@ -84,12 +86,14 @@ class Options:
     out: Path
     tune: bool
     strict: bool
+    procrastinate_budget_s: float | None = procrastinate_bench.SWEEP_BUDGET_S
     parts: tuple[str, ...] = PARTS
     service: ServiceSetup = SERVICE
     purge: PurgeSetup = PURGE
     fresh: FreshSetup = FRESH
     defaults: DefaultsSetup = DEFAULTS
     loop: LoopSetup = LOOP
+    graphile: GraphileSetup = GRAPHILE
 
 
 def parse_args(argv: Sequence[str]) -> Options:
@@ -110,6 +114,12 @@ def parse_args(argv: Sequence[str]) -> Options:
         type=float,
         default=DEFAULT_BUDGET_S,
         help="seconds a drain may run before it is stopped and measured (0: no limit)",
+    )
+    parser.add_argument(
+        "--procrastinate-budget",
+        type=float,
+        default=procrastinate_bench.SWEEP_BUDGET_S,
+        help="seconds each point of Procrastinate's sweep drains (0: --budget)",
     )
     parser.add_argument("--out", type=Path, default=OUT_DIR)
     parser.add_argument(
@@ -177,6 +187,15 @@ def parse_args(argv: Sequence[str]) -> Options:
         default=tuple(c for c in DEFAULTS.sweep if c is not None),
         help="WORKER_CONCURRENCY values, comma-separated (the default is always measured too)",
     )
+    graphile = parser.add_argument_group("graphile-worker vs the service, each at its best")
+    add_rounds(graphile, "graphile", GRAPHILE.jobs, GRAPHILE.rounds, "(ours' sweep, graphile's)")
+    graphile.add_argument(
+        "--graphile-sweep",
+        type=graphile_bench.parse_points,
+        default=GRAPHILE.sweep,
+        help="graphile-worker points, comma-separated PROCESSESxCONCURRENCY[:lqSIZE][:cbMS] "
+        "(localQueue.size, completeJobBatchDelay)",
+    )
     purge = parser.add_argument_group("the janitor's purge under webhook load")
     purge.add_argument(
         "--purge-rows",
@@ -199,6 +218,8 @@ def parse_args(argv: Sequence[str]) -> Options:
         parser.error("--sweep-jobs, --sweep-rounds and --sweep need at least 1")
     if args.purge_rate <= 0:
         parser.error("--purge-rate must be positive")
+    if args.graphile_jobs < 1 or args.graphile_rounds < 1 or not args.graphile_sweep:
+        parser.error("--graphile-jobs, --graphile-rounds and --graphile-sweep need at least 1")
     return Options(
         jobs=args.jobs,
         setup=DrainSetup(args.workers, args.concurrency, args.batch_size),
@@ -207,6 +228,7 @@ def parse_args(argv: Sequence[str]) -> Options:
         out=args.out,
         tune=args.tune,
         strict=args.strict,
+        procrastinate_budget_s=args.procrastinate_budget or args.budget or None,
         parts=tuple(p for p in PARTS if p in args.only) if args.only else PARTS,
         service=ServiceSetup(
             connections=args.connections,
@@ -227,6 +249,9 @@ def parse_args(argv: Sequence[str]) -> Options:
             jobs=args.sweep_jobs, rounds=args.sweep_rounds, sweep=(None, *args.sweep)
         ),
         loop=LoopSetup(rounds=args.loop_rounds, drain_jobs=args.loop_jobs),
+        graphile=GraphileSetup(
+            jobs=args.graphile_jobs, rounds=args.graphile_rounds, sweep=args.graphile_sweep
+        ),
         purge=PurgeSetup(
             rows=args.purge_rows,
             rate=args.purge_rate,
@@ -297,6 +322,16 @@ async def measure(dbs: Databases, opts: Options) -> tuple[dict[str, float], list
         purge_results, purge_rows = purge_figures(purged, opts.purge)
         results |= purge_results
         rows += purge_rows
+    if "graphile" in opts.parts:
+        try:
+            versus = await graphile_bench.measure(dbs, opts.graphile, opts.service, log_dir, say)
+        except graphile_bench.GraphileUnavailable as reason:
+            say(f"graphile: skipped, {reason}")
+        else:
+            print(graphile_bench.sweep_table(versus))
+            graphile_results, graphile_rows = graphile_figures(versus, opts.graphile)
+            results |= graphile_results
+            rows += graphile_rows
     return results, rows
 
 
@@ -346,6 +381,36 @@ def defaults_figures(
     for concurrency in measured.drains:
         if concurrency is not None:
             results[f"drain_jobs_per_s_at_concurrency_{concurrency}"] = measured.best(concurrency)
+    results |= {r.metric: r.ratio for r in rows if isinstance(r, Comparison)}
+    return results, rows
+
+
+def graphile_figures(
+    measured: GraphileResults, setup: GraphileSetup
+) -> tuple[dict[str, float], list[Row]]:
+    """The service at its best WORKER_CONCURRENCY beside graphile-worker at its best point."""
+    ours, theirs = measured.ours.tuned, measured.graphile_tuned
+    rows: list[Row] = [
+        Comparison(
+            "drain_vs_graphile",
+            f"drain: service WORKER_CONCURRENCY={ours} vs graphile-worker {theirs.label()} "
+            "(each best of sweep)",
+            measured.ours.best(ours),
+            measured.graphile_best(theirs),
+            target=5,
+        )
+    ]
+    results: dict[str, float] = {
+        "graphile_jobs": setup.jobs,
+        "graphile_rounds": setup.rounds,
+        "graphile_ours_drain_jobs_per_s": measured.ours.best(ours),
+        "graphile_ours_worker_concurrency": ours,
+        "graphile_drain_jobs_per_s": measured.graphile_best(theirs),
+        "graphile_processes": theirs.processes,
+        "graphile_concurrency": theirs.concurrency,
+        "graphile_local_queue_size": theirs.local_queue,
+        "graphile_complete_batch_delay_ms": theirs.complete_batch_ms,
+    }
     results |= {r.metric: r.ratio for r in rows if isinstance(r, Comparison)}
     return results, rows
 
@@ -589,21 +654,18 @@ async def measure_queue(dbs: Databases, opts: Options) -> tuple[dict[str, float]
         seed = await queue_bench.drain_seed(url, jobs, seed_loops, seed_loops, opts.budget_s)
         say(drained(f"drain, seed SQL ({seed_loops} loops, one connection each)", seed))
 
-    async with dbs.fresh(migrated=False) as url:
-        await procrastinate_bench.install_schema(url)
-        seconds = await procrastinate_bench.enqueue(url, jobs, opts.enqueue_batch)
-        enqueue_procrastinate = jobs / seconds
-        say(f"enqueue, procrastinate: {enqueue_procrastinate:,.0f} jobs/s")
-        await settle(url)
-        procrastinate = await procrastinate_bench.drain(
-            url,
-            jobs,
-            workers=setup.workers,
-            concurrency=setup.concurrency,
-            pool_size=PROCRASTINATE_POOL,
-            budget_s=opts.budget_s,
-        )
-        say(drained(f"drain, procrastinate {setup.workers}x(c={setup.concurrency})", procrastinate))
+    swept = await procrastinate_bench.sweep(
+        dbs,
+        jobs,
+        procrastinate_bench.SWEEP,
+        opts.enqueue_batch,
+        opts.procrastinate_budget_s,
+        say,
+    )
+    print(procrastinate_bench.sweep_table(swept))
+    best = swept.best
+    procrastinate = swept.drains[best]
+    enqueue_procrastinate = jobs / swept.enqueue_s
 
     comparisons: list[Row] = [
         Comparison(
@@ -615,7 +677,7 @@ async def measure_queue(dbs: Databases, opts: Options) -> tuple[dict[str, float]
         ),
         Comparison(
             "drain_vs_procrastinate",
-            "drain: ours vs Procrastinate worker",
+            f"drain: ours vs Procrastinate {best.label()} (best of sweep)",
             ours.per_second,
             procrastinate.per_second,
             target=15,
@@ -641,6 +703,10 @@ async def measure_queue(dbs: Databases, opts: Options) -> tuple[dict[str, float]
         "seed_sql_loops": seed_loops,
         "procrastinate_drain_jobs_per_s": procrastinate.per_second,
         "procrastinate_drain_jobs_done": procrastinate.jobs,
+        "procrastinate_workers": best.workers,
+        "procrastinate_concurrency": best.concurrency,
+        "procrastinate_pool_size": best.pool_size,
+        "procrastinate_budget_s": opts.procrastinate_budget_s or 0,
         "enqueue_jobs_per_s": enqueue_ours,
         "procrastinate_enqueue_jobs_per_s": enqueue_procrastinate,
     }
@@ -705,6 +771,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parts.append(f"uvloop on/off: {opts.loop.rounds} rounds")
     if "purge" in opts.parts:
         parts.append(f"purge: {opts.purge.rows:,} rows at {opts.purge.rate:g} updates/s")
+    if "graphile" in opts.parts:
+        parts.append(f"graphile: {opts.graphile.jobs:,} jobs x {opts.graphile.rounds} rounds")
     subtitle = f"{'; '.join(parts)}; one PostgreSQL, run took {elapsed:.0f}s"
     print()
     print(f"botgateway bench: {subtitle}")

@@ -1,0 +1,91 @@
+"""The pure parts of the bench's peer sweeps: graphile-worker's points and how several of its
+processes make one drain, and picking the best point of a sweep."""
+
+import re
+
+import pytest
+
+from tests.bench.defaults_bench import SweepResults
+from tests.bench.graphile_bench import (
+    SWEEP,
+    GraphilePoint,
+    GraphileResults,
+    combine,
+    parse_point,
+    parse_points,
+)
+from tests.bench.procrastinate_bench import ProcrastinatePoint, Swept
+from tests.bench.workload import Drained
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize(
+    ("text", "point"),
+    [
+        ("1x32", GraphilePoint(1, 32)),
+        ("2x32:lq500:cb10", GraphilePoint(2, 32, 500, 10)),
+        ("1x64:cb0", GraphilePoint(1, 64, complete_batch_ms=0)),
+    ],
+)
+def test_a_graphile_point_reads_back_its_own_label(text: str, point: GraphilePoint) -> None:
+    assert parse_point(text) == point
+    assert point.label() == text
+
+
+def test_the_default_sweep_round_trips_through_its_labels() -> None:
+    assert parse_points(",".join(p.label() for p in SWEEP)) == SWEEP
+
+
+@pytest.mark.parametrize("text", ["32", "0x8", "1x8:lq", "1x8:batch5", "ax8"])
+def test_a_malformed_graphile_point_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(repr(text))):
+        parse_point(text)
+
+
+def test_graphile_arguments_keep_negative_values_attached() -> None:
+    assert GraphilePoint(1, 8).args() == [
+        "--concurrency=8",
+        "--local-queue=-1",
+        "--complete-batch-delay=-1",
+    ]
+
+
+def _report(started: int, finished: int, done: int, all_done: bool) -> dict[str, object]:
+    return {
+        "started_at_ms": started,
+        "finished_at_ms": finished,
+        "done": done,
+        "finished": all_done,
+    }
+
+
+def test_processes_sharing_a_backlog_finish_when_the_first_sees_it_empty() -> None:
+    drained = combine([_report(1_000, 3_000, 100, True), _report(1_200, 3_010, 100, True)], 100)
+    assert drained == Drained(100, 2.0, finished=True)
+
+
+def test_a_budgeted_drain_counts_the_most_any_process_saw_done() -> None:
+    drained = combine([_report(1_000, 4_000, 60, False), _report(1_500, 4_500, 70, False)], 100)
+    assert drained == Drained(70, 3.5, finished=False)
+
+
+def test_each_side_is_compared_at_its_best_point() -> None:
+    slow, fast = GraphilePoint(1, 32), GraphilePoint(1, 64, 1000, 0)
+    results = GraphileResults(
+        ours=SweepResults({256: [Drained(100, 2, True)], 512: [Drained(100, 1, True)]}),
+        graphile={
+            slow: [Drained(100, 10, True), Drained(100, 5, True)],
+            fast: [Drained(100, 8, True)],
+        },
+        version="0",
+    )
+    assert results.ours.tuned == 512
+    assert results.graphile_tuned == slow
+    assert results.graphile_best(slow) == 20
+
+
+def test_procrastinate_is_compared_at_its_fastest_point() -> None:
+    one, many = ProcrastinatePoint(1, 4, 4), ProcrastinatePoint(2, 256, 4)
+    swept = Swept({one: Drained(700, 1, True), many: Drained(376, 1, False)}, enqueue_s=1)
+    assert swept.best == one
