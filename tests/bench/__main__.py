@@ -400,6 +400,17 @@ def graphile_figures(
             target=5,
         )
     ]
+    plain = measured.graphile_unbatched
+    if plain is not None and plain != theirs:
+        rows.append(
+            Comparison(
+                "drain_vs_graphile_unbatched",
+                f"drain: service WORKER_CONCURRENCY={ours} vs graphile-worker {plain.label()} "
+                "(best without batching)",
+                measured.ours.best(ours),
+                measured.graphile_best(plain),
+            )
+        )
     results: dict[str, float] = {
         "graphile_jobs": setup.jobs,
         "graphile_rounds": setup.rounds,

@@ -80,7 +80,7 @@ async def sweep_round(
         say(
             f"drain, round {round_}, WORKER_CONCURRENCY={label(concurrency)}: "
             f"{drained.per_second:,.0f} jobs/s ({drained.jobs:,} jobs in "
-            f"{drained.seconds:.1f}s; server {cpu.server:.2f} cores)"
+            f"{drained.seconds:.1f}s; server {cpu.server:.2f}, postgres {cpu.pg or 0:.2f} cores)"
         )
     return drains
 

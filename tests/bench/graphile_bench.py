@@ -9,12 +9,14 @@ graphile-worker runs in `node` processes (`graphile/drain.mjs`), installed by `n
 committed lock file into `.cache/bench/graphile/` once per lock file."""
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +25,7 @@ from typing import Any
 from . import defaults_bench
 from .databases import Databases, settle
 from .defaults_bench import SweepResults
-from .service_bench import ServiceSetup
+from .service_bench import Cpu, ServiceSetup, machine_busy_cpu, server_tree_cpu
 from .workload import Drained
 
 Say = Callable[[str], None]
@@ -119,6 +121,13 @@ class GraphileResults:
     def graphile_tuned(self) -> GraphilePoint:
         return max(self.graphile, key=self.graphile_best)
 
+    @property
+    def graphile_unbatched(self) -> GraphilePoint | None:
+        """The best point with graphile's defaults (no local queue, no batched completions):
+        one fetch and one completion per job, as most deployments run it."""
+        plain = [p for p in self.graphile if p.local_queue <= 1 and p.complete_batch_ms < 0]
+        return max(plain, key=self.graphile_best, default=None)
+
 
 def combine(reports: Sequence[dict[str, Any]], jobs: int) -> Drained:
     """One drain from the JSON lines of the `work` processes that shared a backlog: from the
@@ -187,15 +196,25 @@ async def _node(modules: Path, mode: str, url: str, jobs: int, args: Sequence[st
     return json.loads(out.decode().strip().splitlines()[-1])
 
 
+@dataclass(frozen=True)
+class GraphileDrain:
+    drained: Drained
+    cpu: Cpu
+    """Cores over the drain: `server` is graphile's node processes together."""
+    version: str
+
+
 async def drain(
     dbs: Databases, modules: Path, point: GraphilePoint, jobs: int, budget_s: float | None
-) -> tuple[Drained, str]:
+) -> GraphileDrain:
     """Enqueue `jobs` with addJobs into a fresh database, level it, then drain it with
-    `point.processes` worker processes at once. Returns the drain and graphile's version."""
+    `point.processes` worker processes at once."""
+    postmaster = dbs.postmaster_pid()
     async with dbs.fresh(migrated=False) as url:
         prepared = await _node(modules, "prepare", url, jobs, [])
         await settle(url)
         budget = [f"--budget-ms={int((budget_s or 0) * 1000)}"]
+        at = (time.perf_counter(), server_tree_cpu(postmaster or 0), machine_busy_cpu())
         reports = await asyncio.wait_for(
             asyncio.gather(
                 *(
@@ -205,7 +224,23 @@ async def drain(
             ),
             timeout=(budget_s or 3600) + STOP_GRACE_S,
         )
-    return combine(reports, jobs), str(prepared["version"])
+        # over the processes' lifetime (node start to exit), a little longer than the drain
+        now = (time.perf_counter(), server_tree_cpu(postmaster or 0), machine_busy_cpu())
+    drained = combine(reports, jobs)
+    ran = sum(r["ran"] for r in reports)
+    if ran < drained.jobs:
+        raise RuntimeError(f"graphile {point.label()}: {drained.jobs} jobs gone, {ran} run")
+    wall, pg, busy = (b - a for a, b in zip(at, now, strict=True))
+    cpu = cores(reports, pg / wall if postmaster else None, busy / wall)
+    return GraphileDrain(drained, cpu, str(prepared["version"]))
+
+
+def cores(reports: Sequence[dict[str, Any]], pg: float | None, busy: float) -> Cpu:
+    """node's cores (each process's own CPU over its drain, over the drain's wall time) beside
+    PostgreSQL's and the whole machine's, measured around the processes by the bench."""
+    wall = max(r["finished_at_ms"] for r in reports) - min(r["started_at_ms"] for r in reports)
+    node = sum(r["cpu_ms"] for r in reports) / wall
+    return Cpu(server=node, pg=pg, loadgen=0.0, others=max(0.0, busy - node - (pg or 0)))
 
 
 async def measure(
@@ -219,20 +254,24 @@ async def measure(
     ours: dict[int | None, list[Drained]] = {c: [] for c in setup.ours}
     graphile: dict[GraphilePoint, list[Drained]] = {p: [] for p in setup.sweep}
     version = ""
+    # graphile runs without its per-job info lines, so ours does too
+    quiet = dataclasses.replace(service, log_level="WARNING")
     for round_ in range(1, setup.rounds + 1):
         swept = await defaults_bench.sweep_round(
-            dbs, service, setup.ours, setup.jobs, log_dir, say, round_
+            dbs, quiet, setup.ours, setup.jobs, log_dir, say, round_
         )
         for concurrency, drained in swept.items():
             ours[concurrency].append(drained)
         for point in setup.sweep:
-            drained, version = await drain(dbs, modules, point, setup.jobs, service.budget_s)
-            graphile[point].append(drained)
-            how = "" if drained.finished else ", budget spent"
+            run = await drain(dbs, modules, point, setup.jobs, service.budget_s)
+            graphile[point].append(run.drained)
+            version = run.version
+            d, cpu = run.drained, run.cpu
+            how = "" if d.finished else ", budget spent"
             say(
                 f"drain, round {round_}, graphile-worker {point.label()}: "
-                f"{drained.per_second:,.0f} jobs/s ({drained.jobs:,} jobs in "
-                f"{drained.seconds:.1f}s{how})"
+                f"{d.per_second:,.0f} jobs/s ({d.jobs:,} jobs in {d.seconds:.1f}s{how}; "
+                f"node {cpu.server:.2f}, postgres {cpu.pg or 0:.2f} cores)"
             )
     return GraphileResults(SweepResults(ours), graphile, version)
 

@@ -11,6 +11,7 @@ from tests.bench.graphile_bench import (
     GraphilePoint,
     GraphileResults,
     combine,
+    cores,
     parse_point,
     parse_points,
 )
@@ -83,9 +84,20 @@ def test_each_side_is_compared_at_its_best_point() -> None:
     assert results.ours.tuned == 512
     assert results.graphile_tuned == slow
     assert results.graphile_best(slow) == 20
+    assert results.graphile_unbatched == slow
 
 
 def test_procrastinate_is_compared_at_its_fastest_point() -> None:
     one, many = ProcrastinatePoint(1, 4, 4), ProcrastinatePoint(2, 256, 4)
     swept = Swept({one: Drained(700, 1, True), many: Drained(376, 1, False)}, enqueue_s=1)
     assert swept.best == one
+
+
+def test_node_cores_add_up_the_processes_over_the_drain() -> None:
+    reports = [
+        {"started_at_ms": 0, "finished_at_ms": 2_000, "cpu_ms": 1_000},
+        {"started_at_ms": 500, "finished_at_ms": 2_000, "cpu_ms": 500},
+    ]
+    cpu = cores(reports, pg=0.5, busy=1.5)
+    assert cpu.server == 0.75
+    assert cpu.others == 0.25

@@ -101,7 +101,9 @@ async function work() {
   const localQueue = Number(values["local-queue"]);
   const budgetMs = Number(values["budget-ms"]);
   const utils = await graphile.makeWorkerUtils({ connectionString: dsn, logger });
+  let ran = 0; // task calls in this process: the bench checks the processes ran every job
   const startedAt = Date.now();
+  const cpuAtStart = process.cpuUsage();
   const runner = await graphile.run(
     {
       connectionString: dsn,
@@ -118,7 +120,11 @@ async function work() {
         },
       },
     },
-    { [TASK]: async () => {} },
+    {
+      [TASK]: async () => {
+        ran += 1;
+      },
+    },
   );
   let left = await remaining(utils);
   while (left > 0 && (budgetMs <= 0 || Date.now() - startedAt < budgetMs)) {
@@ -126,12 +132,15 @@ async function work() {
     left = await remaining(utils);
   }
   const finishedAt = Date.now();
+  const cpu = process.cpuUsage(cpuAtStart);
   await runner.stop();
   await utils.release();
   return {
     version,
     jobs,
     done: jobs - left,
+    ran,
+    cpu_ms: (cpu.user + cpu.system) / 1000,
     finished: left === 0,
     started_at_ms: startedAt,
     finished_at_ms: finishedAt,
