@@ -2,6 +2,7 @@
 reference Python PostgreSQL task queue, run the way its docs say."""
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -12,6 +13,7 @@ import procrastinate
 
 from .databases import Databases, count, settle
 from .purge_bench import clone
+from .service_bench import process_cpu, server_tree_cpu
 from .workload import Drained, chunks, update
 
 TASK_NAME = "bench_noop"
@@ -154,8 +156,10 @@ async def sweep(
         say(f"enqueue, procrastinate: {jobs / enqueue_s:,.0f} jobs/s")
         await settle(url)
         drains: dict[ProcrastinatePoint, Drained] = {}
+        postmaster = dbs.postmaster_pid() or 0
         for point in points:
             async with clone(url, admin_url) as copy:
+                at = (time.perf_counter(), process_cpu(os.getpid()), server_tree_cpu(postmaster))
                 drains[point] = await drain(
                     copy,
                     jobs,
@@ -164,7 +168,12 @@ async def sweep(
                     pool_size=point.pool_size,
                     budget_s=budget_s,
                 )
-            say(f"drain, procrastinate {point.label()}: {drains[point].per_second:,.0f} jobs/s")
+                now = (time.perf_counter(), process_cpu(os.getpid()), server_tree_cpu(postmaster))
+            wall, bench, pg = (b - a for a, b in zip(at, now, strict=True))
+            say(
+                f"drain, procrastinate {point.label()}: {drains[point].per_second:,.0f} jobs/s "
+                f"(bench process {bench / wall:.2f}, postgres {pg / wall:.2f} cores)"
+            )
     return Swept(drains, enqueue_s)
 
 
