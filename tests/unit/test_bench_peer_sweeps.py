@@ -2,16 +2,22 @@
 processes make one drain, and picking the best point of a sweep."""
 
 import re
+from pathlib import Path
 
 import pytest
 
+from tests.bench import graphile_bench
 from tests.bench.defaults_bench import SweepResults
 from tests.bench.graphile_bench import (
+    STAMP,
     SWEEP,
     GraphilePoint,
     GraphileResults,
+    GraphileUnavailable,
     combine,
     cores,
+    install,
+    lock_digest,
     parse_point,
     parse_points,
 )
@@ -101,3 +107,19 @@ def test_node_cores_add_up_the_processes_over_the_drain() -> None:
     cpu = cores(reports, pg=0.5, busy=1.5)
     assert cpu.server == 0.75
     assert cpu.others == 0.25
+
+
+def test_graphile_is_skipped_with_a_reason_without_npm(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(graphile_bench.shutil, "which", lambda tool: None)
+    with pytest.raises(GraphileUnavailable, match="`node` is not on PATH"):
+        install(lambda _: None, install_dir=tmp_path)
+
+
+def test_an_installed_lock_file_is_not_installed_again(tmp_path: Path) -> None:
+    (tmp_path / "node_modules").mkdir()
+    (tmp_path / STAMP).write_text(lock_digest())
+    said: list[str] = []
+    assert install(said.append, install_dir=tmp_path) == (tmp_path / "node_modules").resolve()
+    assert said == []
