@@ -332,7 +332,8 @@ async def run_loadgen(
             if message.get("event") == "window-start":
                 meter.start()
                 if setup.profile:
-                    profiler = await _profile(server, setup.seconds, log_dir / tag)
+                    seconds = setup.latency_seconds if mode == "paced" else setup.seconds
+                    profiler = await _profile(server, seconds, log_dir / tag)
             elif message.get("event") == "window-end":
                 meter.stop()
             elif "result" in message:
