@@ -181,7 +181,8 @@ class Load:
     ok: int
     cpu: Cpu
     rounds: tuple[float, ...] = ()
-    """req/s of every round, in order (this Load is the best of them)."""
+    """req/s of every run (each round's runs, one per load generator setting), in order (this
+    Load is the best of them)."""
     setting: str = ""
     """The load generator and its settings (`wrk -t1 -c64`, `python -c64`)."""
     client_p99_ms: float | None = None
