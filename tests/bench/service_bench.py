@@ -391,14 +391,20 @@ def service_env(setup: ServiceSetup) -> dict[str, str]:
     }
 
 
-def describe(load: Load) -> str:
+def cores(load: Load) -> str:
     cpu = load.cpu
     pg = f", postgres {cpu.pg:.2f}" if cpu.pg is not None else ""
+    return (
+        f"cores: server {cpu.server:.2f}{pg}, loadgen {cpu.loadgen:.2f}, "
+        f"rest of the machine {cpu.others:.2f}; server {load.server_cpu_us_per_req:.0f} us/req"
+    )
+
+
+def describe(load: Load) -> str:
     rounds = ", ".join(f"{r:,.0f}" for r in load.rounds)
     return (
         f"ingest, {load.name}: {load.req_per_s:,.0f} req/s with {load.setting}, best of "
-        f"[{rounds}] (cores: server {cpu.server:.2f}{pg}, loadgen {cpu.loadgen:.2f}, "
-        f"rest of the machine {cpu.others:.2f}; server {load.server_cpu_us_per_req:.0f} us/req)"
+        f"[{rounds}] ({cores(load)})"
     )
 
 
@@ -572,6 +578,10 @@ async def ingest(dbs: Databases, setup: ServiceSetup, log_dir: Path, say: Say) -
                 for server in servers:
                     load = await closed_round(server, setup, postmaster, log_dir, n, k)
                     runs[server.name].append(load)
+                    say(
+                        f"  round {n + 1}, {load.setting}, {load.name}: "
+                        f"{load.req_per_s:,.0f} req/s ({cores(load)})"
+                    )
         best = {name: best_load(measured) for name, measured in runs.items()}
         say("ingest sweep, best req/s and server CPU per request:\n" + sweep_table(runs))
         for load in best.values():
