@@ -9,6 +9,7 @@ size) are used against every server. Each measurement gets a fresh database.
 import asyncio
 import contextlib
 import dataclasses
+import importlib.util
 import json
 import os
 import signal
@@ -21,7 +22,7 @@ from typing import Any, BinaryIO
 
 import aiohttp
 
-from . import queue_bench
+from . import queue_bench, wrk_loadgen
 from .databases import Databases, count, settle
 from .loadgen import percentile
 from .service_server import SECRET
@@ -113,7 +114,9 @@ class CpuMeter:
     def start(self) -> None:
         self._at = self._sample()
 
-    def stop(self) -> None:
+    def stop(self, loadgen_cpu_s: float | None = None) -> None:
+        """`loadgen_cpu_s`: the load generator's CPU seconds over the window when it was read
+        another way (a generator that has exited can no longer be sampled by its pid)."""
         if self._at is None:
             return
         now = self._sample()
@@ -121,6 +124,8 @@ class CpuMeter:
         server, pg, loadgen, busy = (
             (b - a) / wall for a, b in zip(self._at[1:], now[1:], strict=True)
         )
+        if loadgen_cpu_s is not None:
+            loadgen = loadgen_cpu_s / wall
         self.result = Cpu(
             server=server,
             pg=pg if self._pg else None,
@@ -132,13 +137,23 @@ class CpuMeter:
 @dataclass(frozen=True)
 class ServiceSetup:
     connections: int = 64
+    """The Python load generator's connections (the latency run; ingest when wrk is missing)."""
+    loadgen: str = "auto"
+    """Ingest's load generator: `wrk`, `python` (`loadgen.py`), or `auto` (wrk when installed,
+    else the Python one, said in one line: the figures then measure the generator)."""
+    wrk_settings: tuple[wrk_loadgen.Setting, ...] = (
+        wrk_loadgen.Setting(1, 64),
+        wrk_loadgen.Setting(2, 128),
+    )
+    """wrk's threads x connections swept in every round, the same for every server; each
+    server's best counts."""
     warmup_s: float = 1.0
     seconds: float = 5.0
     """Measured window of each ingest round (after the warm-up)."""
     rounds: int = 3
     """Ingest runs per server, interleaved (bare, naive, service, bare, ...); each server's best
     round counts, so a burst of other work on the machine does not decide a ratio."""
-    latency_rate: float = 500.0
+    latency_rate: float = 1000.0
     latency_seconds: float = 10.0
     drain_jobs: int = 50_000
     budget_s: float | None = 60.0
@@ -166,7 +181,16 @@ class Load:
     ok: int
     cpu: Cpu
     rounds: tuple[float, ...] = ()
-    """req/s of every round, in order (this Load is the best of them)."""
+    """req/s of every run (each round's runs, one per load generator setting), in order (this
+    Load is the best of them)."""
+    setting: str = ""
+    """The load generator and its settings (`wrk -t1 -c64`, `python -c64`)."""
+    client_p99_ms: float | None = None
+    """The generator's request latency p99 (closed loop: grows with the connections)."""
+
+    @property
+    def server_cpu_us_per_req(self) -> float:
+        return self.cpu.server / self.req_per_s * 1e6 if self.req_per_s else 0.0
 
 
 @dataclass(frozen=True)
@@ -182,9 +206,7 @@ class Latency:
 
 @dataclass(frozen=True)
 class ServiceResults:
-    bare: Load
-    naive: Load
-    service: Load
+    ingest: "Ingested"
     latency: Latency
     drain: Drained
     drain_cpu: Cpu
@@ -311,7 +333,8 @@ async def run_loadgen(
             if message.get("event") == "window-start":
                 meter.start()
                 if setup.profile:
-                    profiler = await _profile(server, setup.seconds, log_dir / tag)
+                    seconds = setup.latency_seconds if mode == "paced" else setup.seconds
+                    profiler = await _profile(server, seconds, log_dir / tag)
             elif message.get("event") == "window-end":
                 meter.stop()
             elif "result" in message:
@@ -368,20 +391,89 @@ def service_env(setup: ServiceSetup) -> dict[str, str]:
     }
 
 
-def describe(load: Load) -> str:
+def cores(load: Load) -> str:
     cpu = load.cpu
     pg = f", postgres {cpu.pg:.2f}" if cpu.pg is not None else ""
-    rounds = ", ".join(f"{r:,.0f}" for r in load.rounds)
     return (
-        f"ingest, {load.name}: {load.req_per_s:,.0f} req/s, best of [{rounds}] "
-        f"(cores: server {cpu.server:.2f}{pg}, loadgen {cpu.loadgen:.2f}, "
-        f"rest of the machine {cpu.others:.2f})"
+        f"cores: server {cpu.server:.2f}{pg}, loadgen {cpu.loadgen:.2f}, "
+        f"rest of the machine {cpu.others:.2f}; server {load.server_cpu_us_per_req:.0f} us/req"
     )
 
 
+def describe(load: Load) -> str:
+    rounds = ", ".join(f"{r:,.0f}" for r in load.rounds)
+    return (
+        f"ingest, {load.name}: {load.req_per_s:,.0f} req/s with {load.setting}, best of "
+        f"[{rounds}] ({cores(load)})"
+    )
+
+
+def choose_loadgen(preference: str, wrk: str | None) -> tuple[str | None, str | None]:
+    """The wrk to run (None: the Python generator), and a line to print when wrk was wanted
+    but is missing. `auto` falls back rather than failing so that `make bench` still runs its
+    other parts on a machine without wrk; the line and the rows' labels say what was used."""
+    if preference == "python":
+        return None, None
+    if wrk is not None:
+        return wrk, None
+    if preference == "wrk":
+        raise RuntimeError(f"--loadgen wrk: wrk is not installed ({wrk_loadgen.INSTALL_HINT})")
+    return None, (
+        f"wrk not found, install it for ingest figures that measure the server "
+        f"({wrk_loadgen.INSTALL_HINT}); falling back to the Python load generator, which "
+        "uses a whole core on a small machine"
+    )
+
+
+def ingest_settings(setup: ServiceSetup, wrk: str | None) -> int:
+    """How many load generator settings each round sweeps."""
+    return len(setup.wrk_settings) if wrk else 1
+
+
+def best_load(measured: Sequence[Load]) -> Load:
+    """The best run of one server, carrying the req/s of every run in order."""
+    best = max(measured, key=lambda load: load.req_per_s)
+    return dataclasses.replace(best, rounds=tuple(m.req_per_s for m in measured))
+
+
+def sweep_table(runs: dict[str, list[Load]]) -> str:
+    """Per server and load generator setting: its best req/s and that run's server CPU per
+    request."""
+    settings = list(dict.fromkeys(load.setting for loads in runs.values() for load in loads))
+    width = max(len(name) for name in runs)
+    lines = [f"{'':{width}}  " + "  ".join(f"{s:>22}" for s in settings)]
+    for name, loads in runs.items():
+        cells = []
+        for setting in settings:
+            at = [load for load in loads if load.setting == setting]
+            if not at:
+                cells.append(f"{'-':>22}")
+                continue
+            top = max(at, key=lambda load: load.req_per_s)
+            cell = f"{top.req_per_s:,.0f}/s {top.server_cpu_us_per_req:.0f}us"
+            cells.append(f"{cell:>22}")
+        lines.append(f"{name:{width}}  " + "  ".join(cells))
+    return "\n".join(lines)
+
+
 async def closed_round(
-    server: Server, setup: ServiceSetup, postmaster: int | None, log_dir: Path, n: int
+    server: Server,
+    setup: ServiceSetup,
+    postmaster: int | None,
+    log_dir: Path,
+    n: int,
+    setting: int = 0,
 ) -> Load:
+    """Round `n` against one server, with the `setting`-th of the load generator's settings
+    (each round and setting sends its own update ids)."""
+    wrk, _ = choose_loadgen(setup.loadgen, wrk_loadgen.find())
+    tag = f"{server.name}-{n}"
+    if wrk is not None:
+        block = n * ingest_settings(setup, wrk) + setting
+        chosen = setup.wrk_settings[setting]
+        return await _wrk_round(
+            wrk, server, setup, postmaster, log_dir, f"{tag}-{setting}", chosen, block
+        )
     meter = CpuMeter(server.pid, postmaster)
     closed = [
         "--warmup",
@@ -391,42 +483,129 @@ async def closed_round(
         "--first-id",
         str(n * 100_000_000 + 1),
     ]
-    tag = f"{server.name}-{n}"
     result = await run_loadgen("closed", server, setup, closed, meter, log_dir, tag)
-    return Load(server.name, result["req_per_s"], result["ok"], meter.result)
+    label = f"python -c{setup.connections}"
+    return Load(server.name, result["req_per_s"], result["ok"], meter.result, setting=label)
 
 
-async def ingest(dbs: Databases, setup: ServiceSetup, log_dir: Path, say: Say) -> list[Load]:
-    """bare aiohttp, the naive one-INSERT-per-request handler and the service's webhook, all
-    started at once (idle while another is measured) and measured in interleaved rounds."""
+async def _wrk_round(
+    wrk: str,
+    server: Server,
+    setup: ServiceSetup,
+    postmaster: int | None,
+    log_dir: Path,
+    tag: str,
+    setting: wrk_loadgen.Setting,
+    block: int,
+) -> Load:
+    """A warm-up run, then the measured one, with the CPU of every process over it; `block`
+    numbers the update ids it sends."""
+    first_id = block * 2 * wrk_loadgen.IDS_PER_RUN + 1
+    warmup = await wrk_loadgen.run(wrk, server.webhook, setting, setup.warmup_s, first_id, SECRET)
+    meter = CpuMeter(server.pid, postmaster)
+    profiler = await _profile(server, setup.seconds, log_dir / tag) if setup.profile else None
+    run = await wrk_loadgen.run(
+        wrk,
+        server.webhook,
+        setting,
+        setup.seconds,
+        first_id + wrk_loadgen.IDS_PER_RUN,
+        SECRET,
+        on_start=lambda _: meter.start(),
+    )
+    meter.stop(loadgen_cpu_s=run.cpu_s)
+    if profiler is not None:
+        await profiler.wait()
+    (log_dir / f"{tag}-wrk.log").write_text(warmup.output + run.output)
+    result = run.result
+    for measured in (warmup.result, result):
+        if measured.non_2xx or measured.socket_errors:
+            raise RuntimeError(
+                f"{tag}: {measured.non_2xx} answers >= 400 and {measured.socket_errors} socket "
+                f"errors; server log ends:\n{server.log_tail()}"
+            )
+    return Load(
+        server.name,
+        result.req_per_s,
+        result.ok,
+        meter.result,
+        setting=f"wrk {setting.label}",
+        client_p99_ms=result.p99_ms,
+    )
+
+
+@dataclass(frozen=True)
+class Ingested:
+    """Each server's best ingest run."""
+
+    bare: Load
+    naive: Load
+    service: Load
+    aiogram: Load | None
+    """None when aiogram is not installed (the bench extra has it)."""
+    loadgen: str
+    """`wrk` or `python`: what drove ingest."""
+
+
+async def ingest(dbs: Databases, setup: ServiceSetup, log_dir: Path, say: Say) -> Ingested:
+    """bare aiohttp, the naive one-INSERT-per-request handler, aiogram 3 and the service's
+    webhook, all started at once (idle while another is measured) and measured in interleaved
+    rounds; every round runs each of the load generator's settings against every server."""
     postmaster = dbs.postmaster_pid()
+    wrk, why_not = choose_loadgen(setup.loadgen, wrk_loadgen.find())
+    if why_not:
+        say(why_not)
+    has_aiogram = importlib.util.find_spec("aiogram") is not None
+    if not has_aiogram:
+        say("aiogram is not installed (pip install 'aiogram>=3', in the bench extra): skipped")
     async with contextlib.AsyncExitStack() as stack:
         naive_url = await stack.enter_async_context(dbs.fresh())
         service_url = await stack.enter_async_context(dbs.fresh())
         naive_args = ["--database-url", naive_url, "--pool-size", str(setup.pool_size)]
         service_args = ["--database-url", service_url, "--role", "webhook"]
         loop = {"BOTGATEWAY_EVENT_LOOP": setup.event_loop}
+        kinds = [("bare-aiohttp", "bare", [], loop), ("naive-insert", "naive", naive_args, loop)]
+        if has_aiogram:
+            kinds.append(("aiogram", "aiogram", [], loop))
+        kinds.append(("service-webhook", "service", service_args, service_env(setup)))
         servers = [
-            await stack.enter_async_context(started("bare-aiohttp", "bare", [], log_dir, loop)),
-            await stack.enter_async_context(
-                started("naive-insert", "naive", naive_args, log_dir, loop)
-            ),
-            await stack.enter_async_context(
-                started("service-webhook", "service", service_args, log_dir, service_env(setup))
-            ),
+            await stack.enter_async_context(started(name, kind, args, log_dir, env))
+            for name, kind, args, env in kinds
         ]
         runs: dict[str, list[Load]] = {server.name: [] for server in servers}
         for n in range(setup.rounds):
-            for server in servers:
-                runs[server.name].append(await closed_round(server, setup, postmaster, log_dir, n))
-        loads = []
-        for measured in runs.values():
-            best = max(measured, key=lambda load: load.req_per_s)
-            loads.append(dataclasses.replace(best, rounds=tuple(m.req_per_s for m in measured)))
-            say(describe(loads[-1]))
-        for url, load in ((naive_url, loads[1]), (service_url, loads[2])):
-            await _check_stored(url, sum(m.ok for m in runs[load.name]), load.name)
-    return loads
+            for k in range(ingest_settings(setup, wrk)):
+                for server in servers:
+                    load = await closed_round(server, setup, postmaster, log_dir, n, k)
+                    runs[server.name].append(load)
+                    say(
+                        f"  round {n + 1}, {load.setting}, {load.name}: "
+                        f"{load.req_per_s:,.0f} req/s ({cores(load)})"
+                    )
+        best = {name: best_load(measured) for name, measured in runs.items()}
+        say("ingest sweep, best req/s and server CPU per request:\n" + sweep_table(runs))
+        for load in best.values():
+            say(describe(load))
+        for url, name in ((naive_url, "naive-insert"), (service_url, "service-webhook")):
+            await _check_stored(url, sum(m.ok for m in runs[name]), name)
+        if has_aiogram:
+            await _check_handled(servers[2], sum(m.ok for m in runs["aiogram"]))
+    return Ingested(
+        bare=best["bare-aiohttp"],
+        naive=best["naive-insert"],
+        service=best["service-webhook"],
+        aiogram=best.get("aiogram"),
+        loadgen="wrk" if wrk else "python",
+    )
+
+
+async def _check_handled(server: Server, answered: int) -> None:
+    """aiogram answers before it dispatches: every accepted update must reach the handler."""
+    deadline = time.perf_counter() + SETTLE_TIMEOUT_S
+    while (handled := (await server.stats())["handled"]) < answered:
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"aiogram: answered {answered} x 200 but handled {handled}")
+        await asyncio.sleep(POLL_S)
 
 
 async def _check_stored(url: str, answered: int, name: str) -> None:
@@ -520,7 +699,7 @@ def _cores(cpu: Cpu) -> str:
 
 
 async def measure(dbs: Databases, setup: ServiceSetup, log_dir: Path, say: Say) -> ServiceResults:
-    bare, naive, service = await ingest(dbs, setup, log_dir, say)
+    ingested = await ingest(dbs, setup, log_dir, say)
     lat = await latency(dbs, setup, log_dir)
     say(
         f"latency at {lat.achieved_rate:,.0f} updates/s: 200 -> handler p50 {lat.p50_ms:.1f} ms, "
@@ -533,4 +712,4 @@ async def measure(dbs: Databases, setup: ServiceSetup, log_dir: Path, say: Say) 
         f"drain, service (worker role, discard): {drained.per_second:,.0f} jobs/s "
         f"({how} {drained.jobs:,} jobs in {drained.seconds:.1f}s; {_cores(drain_cpu)})"
     )
-    return ServiceResults(bare, naive, service, lat, drained, drain_cpu)
+    return ServiceResults(ingested, lat, drained, drain_cpu)

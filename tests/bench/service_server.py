@@ -7,6 +7,7 @@
 - `bare`: an aiohttp handler that reads the body and answers 200 (the HTTP stack's ceiling).
 - `naive`: an aiohttp handler that inserts each update with its own INSERT (one transaction per
   request) through an asyncpg pool of the service's pool size.
+- `aiogram`: aiogram 3's webhook handler dispatching in memory to a no-op (`aiogram_server.py`).
 
 Once listening it prints one JSON line, `{"port": ...}`, on stdout. The service also answers
 `GET /bench/stats` with what the bench measures inside the server: with `--record`, per update,
@@ -52,6 +53,7 @@ VALUES ($1, $2, $3, $4::jsonb)
 ON CONFLICT (bot_slug, update_id) DO NOTHING
 """
 DRAIN_POLL_S = 0.005
+KINDS = ("service", "bare", "naive", "aiogram")
 
 
 def bots_yaml(handler_type: str) -> str:
@@ -234,7 +236,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m tests.bench.service_server", description=__doc__
     )
-    parser.add_argument("kind", choices=("service", "bare", "naive"))
+    parser.add_argument("kind", choices=KINDS)
     parser.add_argument("--database-url", default="")
     parser.add_argument("--role", choices=("all", "webhook", "worker"), default="all")
     parser.add_argument("--handler", default="discard", help="the bench bot's handler type")
@@ -250,14 +252,20 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--drain-jobs", type=int, default=0)
     parser.add_argument("--budget", type=float, default=0.0, help="drain: seconds (0: no limit)")
     args = parser.parse_args(argv)
-    if args.kind != "bare" and not args.database_url:
+    if args.kind in ("service", "naive") and not args.database_url:
         parser.error(f"{args.kind} needs --database-url")
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    run = {"service": run_service, "bare": run_bare, "naive": run_naive}[args.kind]
+    if args.kind == "aiogram":
+        # Imported here: aiogram is a bench extra, and only this server needs it.
+        from .aiogram_server import run_aiogram
+
+        run = run_aiogram
+    else:
+        run = {"service": run_service, "bare": run_bare, "naive": run_naive}[args.kind]
     # Every server on the event loop botgateway serve would pick: a baseline gets the same.
     run_on_loop(lambda: run(args), BOTGATEWAY_EVENT_LOOP.read(os.environ))
     return 0
