@@ -1,7 +1,7 @@
 """`make bench`: botgateway's queue and its running service against their baselines, on one
 PostgreSQL, in one run.
 
-    python -m tests.bench [--only queue|fresh|service|defaults|loop|purge ...] [--jobs N]
+    python -m tests.bench [--only queue|fresh|service|defaults|loop|purge|river ...] [--jobs N]
                           [--drain-jobs N] [--purge-rows N] [--tune]
 
 Every figure of ours is printed beside its baseline measured in the same run (the machine may
@@ -32,6 +32,7 @@ from . import (
     procrastinate_bench,
     purge_bench,
     queue_bench,
+    river_bench,
     service_bench,
 )
 from .databases import Databases, settle
@@ -41,6 +42,7 @@ from .loop_bench import LoopResults, LoopSetup
 from .purge_bench import PurgeResults, PurgeSetup
 from .queue_bench import DrainSetup
 from .report import Comparison, Row, Target, table, write_chart, write_json
+from .river_bench import RiverSetup
 from .service_bench import Load, ServiceResults, ServiceSetup
 from .workload import Drained
 
@@ -72,7 +74,8 @@ PURGE = PurgeSetup()
 FRESH = FreshSetup()
 DEFAULTS = DefaultsSetup()
 LOOP = LoopSetup()
-PARTS = ("queue", "fresh", "service", "defaults", "loop", "purge")
+RIVER = RiverSetup()
+PARTS = ("queue", "fresh", "service", "defaults", "loop", "purge", "river")
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,7 @@ class Options:
     fresh: FreshSetup = FRESH
     defaults: DefaultsSetup = DEFAULTS
     loop: LoopSetup = LOOP
+    river: RiverSetup = RIVER
 
 
 def parse_args(argv: Sequence[str]) -> Options:
@@ -190,6 +194,14 @@ def parse_args(argv: Sequence[str]) -> Options:
         default=PURGE.rate,
         help="updates/s into the webhook while it purges",
     )
+    river = parser.add_argument_group("River and the seed's Go code at their best vs ours")
+    add_rounds(river, "river", RIVER.jobs, RIVER.rounds, "(ours, River, seed Go, ours, ...)")
+    river.add_argument(
+        "--river-budget",
+        type=float,
+        default=RIVER.budget_s,
+        help="seconds a drain of this part may run before it is stopped and measured",
+    )
     args = parser.parse_args(argv)
     if args.jobs < 1 or args.drain_jobs < 1 or args.purge_rows < 1:
         parser.error("--jobs, --drain-jobs and --purge-rows must be at least 1")
@@ -197,6 +209,8 @@ def parse_args(argv: Sequence[str]) -> Options:
         parser.error("--fresh-jobs and --fresh-rounds must be at least 1")
     if args.sweep_jobs < 1 or args.sweep_rounds < 1 or not args.sweep:
         parser.error("--sweep-jobs, --sweep-rounds and --sweep need at least 1")
+    if args.river_jobs < 1 or args.river_rounds < 1 or args.river_budget <= 0:
+        parser.error("--river-jobs, --river-rounds and --river-budget must be positive")
     if args.purge_rate <= 0:
         parser.error("--purge-rate must be positive")
     return Options(
@@ -227,6 +241,9 @@ def parse_args(argv: Sequence[str]) -> Options:
             jobs=args.sweep_jobs, rounds=args.sweep_rounds, sweep=(None, *args.sweep)
         ),
         loop=LoopSetup(rounds=args.loop_rounds, drain_jobs=args.loop_jobs),
+        river=dataclasses.replace(
+            RIVER, jobs=args.river_jobs, rounds=args.river_rounds, budget_s=args.river_budget
+        ),
         purge=PurgeSetup(
             rows=args.purge_rows,
             rate=args.purge_rate,
@@ -292,6 +309,12 @@ async def measure(dbs: Databases, opts: Options) -> tuple[dict[str, float], list
         loop_results, loop_rows = loop_figures(loops)
         results |= loop_results
         rows += loop_rows
+    if "river" in opts.parts:
+        peers = await river_bench.measure(dbs, opts.river, opts.service, opts.out, say)
+        print(river_bench.tables(peers))
+        river_results, river_rows = river_bench.figures(peers, opts.river)
+        results |= river_results
+        rows += river_rows
     if "purge" in opts.parts:
         purged = await purge_bench.measure(dbs, opts.purge, log_dir, say)
         purge_results, purge_rows = purge_figures(purged, opts.purge)
@@ -703,6 +726,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parts.append(f"sweep: {sweep.jobs:,} jobs x {sweep.rounds} rounds")
     if "loop" in opts.parts:
         parts.append(f"uvloop on/off: {opts.loop.rounds} rounds")
+    if "river" in opts.parts:
+        parts.append(f"River/seed Go: {opts.river.jobs:,} jobs x {opts.river.rounds} rounds")
     if "purge" in opts.parts:
         parts.append(f"purge: {opts.purge.rows:,} rows at {opts.purge.rate:g} updates/s")
     subtitle = f"{'; '.join(parts)}; one PostgreSQL, run took {elapsed:.0f}s"
