@@ -12,7 +12,6 @@ each queue's best setting is the one compared.
 import asyncio
 import dataclasses
 import json
-import os
 import resource
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -148,14 +147,11 @@ def seed_binary(out_dir: Path, say: Say) -> Path:
 # -- runs -----------------------------------------------------------------------------------
 
 
-async def run_harness(
-    binary: Path, args: Sequence[str], timeout_s: float, env: dict[str, str] | None = None
-) -> str:
+async def run_harness(binary: Path, args: Sequence[str], timeout_s: float) -> str:
     """Run a harness to its end; its stdout, or an error with its stderr."""
     process = await asyncio.create_subprocess_exec(
         str(binary),
         *args,
-        env={**os.environ, **(env or {})},
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -228,11 +224,9 @@ async def seed_drain(
     async with dbs.fresh() as url:
         await queue_bench.fill(url, setup.jobs)
         await settle(url)
-        args = ["drain", str(loops), f"{setup.budget_s:g}"]
         pg_before = server_tree_cpu(postmaster) if postmaster else 0.0
         cpu_before = _children_cpu()
-        timeout = setup.budget_s + HARNESS_GRACE_S
-        stdout = await run_harness(binary, args, timeout, {"DATABASE_URL": url})
+        stdout = await seed_support.SeedQueue(binary, url).drain(loops, setup.budget_s)
         client_cpu = _children_cpu() - cpu_before
         pg_after = server_tree_cpu(postmaster) if postmaster else 0.0
         drained = parse_drained(stdout)
