@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+
 from tests.support import seed as seed_support
 
 from . import defaults_bench, queue_bench
@@ -33,6 +35,7 @@ RIVER_MODULE = Path(__file__).with_name("river")
 ROOT = Path(__file__).resolve().parents[2]
 PAYLOADS = ("update", "empty")
 """River's job arguments: the bench's Telegram update (what our jobs carry), and none."""
+BACKENDS_GONE_TRIES = 100
 HARNESS_GRACE_S = 120.0
 """Beyond a drain's budget: River's migrations, insert, start and stop."""
 
@@ -205,9 +208,9 @@ async def river_drain(
             "-budget",
             f"{setup.budget_s:g}s",
         ]
-        pg_before = server_tree_cpu(postmaster) if postmaster else 0.0
+        pg_before = await pg_cpu(url, postmaster)
         stdout = await run_harness(binary, work, timeout)
-        pg_after = server_tree_cpu(postmaster) if postmaster else 0.0
+        pg_after = await pg_cpu(url, postmaster)
     drained = parse_drained(stdout)
     costs = Costs(
         client_us=float(last_json(stdout)["cpu_seconds"]) / drained.jobs * 1e6,
@@ -224,11 +227,11 @@ async def seed_drain(
     async with dbs.fresh() as url:
         await queue_bench.fill(url, setup.jobs)
         await settle(url)
-        pg_before = server_tree_cpu(postmaster) if postmaster else 0.0
+        pg_before = await pg_cpu(url, postmaster)
         cpu_before = _children_cpu()
         stdout = await seed_support.SeedQueue(binary, url).drain(loops, setup.budget_s)
         client_cpu = _children_cpu() - cpu_before
-        pg_after = server_tree_cpu(postmaster) if postmaster else 0.0
+        pg_after = await pg_cpu(url, postmaster)
         drained = parse_drained(stdout)
         done = await count(url, queue_bench.DONE_COUNT_SQL)
         if done != drained.jobs:
@@ -238,6 +241,25 @@ async def seed_drain(
         pg_us=(pg_after - pg_before) / drained.jobs * 1e6 if postmaster else None,
     )
     return drained, costs
+
+
+async def pg_cpu(url: str, postmaster: int | None) -> float:
+    """PostgreSQL's CPU seconds so far, once every other backend of `url`'s database has
+    exited: a backend's CPU is counted only when the postmaster has reaped it."""
+    conn = await asyncpg.connect(url)
+    try:
+        for _ in range(BACKENDS_GONE_TRIES):
+            others = await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            if not others:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await conn.close()
+    await asyncio.sleep(0.02)  # our own backend's exit
+    return server_tree_cpu(postmaster) if postmaster else 0.0
 
 
 def _children_cpu() -> float:
