@@ -1,8 +1,8 @@
 """`make bench`: botgateway's queue and its running service against their baselines, on one
 PostgreSQL, in one run.
 
-    python -m tests.bench [--only queue|fresh|service|defaults|loop|purge|graphile ...] [--jobs N]
-                          [--drain-jobs N] [--purge-rows N] [--tune]
+    python -m tests.bench [--only queue|fresh|service|defaults|loop|purge|graphile|river ...]
+                          [--jobs N] [--drain-jobs N] [--purge-rows N] [--tune]
 
 Every figure of ours is printed beside its baseline measured in the same run (the machine may
 be busy with other work, so only same-run ratios mean anything), or beside its absolute target
@@ -33,6 +33,7 @@ from . import (
     procrastinate_bench,
     purge_bench,
     queue_bench,
+    river_bench,
     service_bench,
     wrk_loadgen,
 )
@@ -44,6 +45,7 @@ from .loop_bench import LoopResults, LoopSetup
 from .purge_bench import PurgeResults, PurgeSetup
 from .queue_bench import DrainSetup
 from .report import Comparison, Row, Target, table, write_chart, write_json
+from .river_bench import RiverSetup
 from .service_bench import Load, ServiceResults, ServiceSetup
 from .workload import Drained
 
@@ -75,7 +77,8 @@ FRESH = FreshSetup()
 DEFAULTS = DefaultsSetup()
 LOOP = LoopSetup()
 GRAPHILE = GraphileSetup()
-PARTS = ("queue", "fresh", "service", "defaults", "loop", "purge", "graphile")
+RIVER = RiverSetup()
+PARTS = ("queue", "fresh", "service", "defaults", "loop", "purge", "graphile", "river")
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,7 @@ class Options:
     defaults: DefaultsSetup = DEFAULTS
     loop: LoopSetup = LOOP
     graphile: GraphileSetup = GRAPHILE
+    river: RiverSetup = RIVER
 
 
 def parse_args(argv: Sequence[str]) -> Options:
@@ -222,6 +226,14 @@ def parse_args(argv: Sequence[str]) -> Options:
         default=PURGE.rate,
         help="updates/s into the webhook while it purges",
     )
+    river = parser.add_argument_group("River and the seed's Go code at their best vs ours")
+    add_rounds(river, "river", RIVER.jobs, RIVER.rounds, "(ours, River, seed Go, ours, ...)")
+    river.add_argument(
+        "--river-budget",
+        type=float,
+        default=RIVER.budget_s,
+        help="seconds a drain of this part may run before it is stopped and measured",
+    )
     args = parser.parse_args(argv)
     if args.jobs < 1 or args.drain_jobs < 1 or args.purge_rows < 1:
         parser.error("--jobs, --drain-jobs and --purge-rows must be at least 1")
@@ -229,6 +241,8 @@ def parse_args(argv: Sequence[str]) -> Options:
         parser.error("--fresh-jobs and --fresh-rounds must be at least 1")
     if args.sweep_jobs < 1 or args.sweep_rounds < 1 or not args.sweep:
         parser.error("--sweep-jobs, --sweep-rounds and --sweep need at least 1")
+    if args.river_jobs < 1 or args.river_rounds < 1 or args.river_budget <= 0:
+        parser.error("--river-jobs, --river-rounds and --river-budget must be positive")
     if args.purge_rate <= 0:
         parser.error("--purge-rate must be positive")
     if args.graphile_jobs < 1 or args.graphile_rounds < 1 or not args.graphile_sweep:
@@ -266,6 +280,9 @@ def parse_args(argv: Sequence[str]) -> Options:
         loop=LoopSetup(rounds=args.loop_rounds, drain_jobs=args.loop_jobs),
         graphile=GraphileSetup(
             jobs=args.graphile_jobs, rounds=args.graphile_rounds, sweep=args.graphile_sweep
+        ),
+        river=dataclasses.replace(
+            RIVER, jobs=args.river_jobs, rounds=args.river_rounds, budget_s=args.river_budget
         ),
         purge=PurgeSetup(
             rows=args.purge_rows,
@@ -332,6 +349,12 @@ async def measure(dbs: Databases, opts: Options) -> tuple[dict[str, float], list
         loop_results, loop_rows = loop_figures(loops)
         results |= loop_results
         rows += loop_rows
+    if "river" in opts.parts:
+        peers = await river_bench.measure(dbs, opts.river, opts.service, opts.out, say)
+        print(river_bench.tables(peers))
+        river_results, river_rows = river_bench.figures(peers, opts.river)
+        results |= river_results
+        rows += river_rows
     if "purge" in opts.parts:
         purged = await purge_bench.measure(dbs, opts.purge, log_dir, say)
         purge_results, purge_rows = purge_figures(purged, opts.purge)
@@ -411,7 +434,7 @@ def graphile_figures(
             f"drain: service WORKER_CONCURRENCY={ours} vs graphile-worker {theirs.label()} "
             "(each best of sweep)",
             measured.ours.best(ours),
-            measured.graphile_best(theirs),
+            measured.graphile.best(theirs),
             target=5,
         )
     ]
@@ -423,7 +446,7 @@ def graphile_figures(
                 f"drain: service WORKER_CONCURRENCY={ours} vs graphile-worker {plain.label()} "
                 "(best without batching)",
                 measured.ours.best(ours),
-                measured.graphile_best(plain),
+                measured.graphile.best(plain),
             )
         )
     results: dict[str, float] = {
@@ -431,7 +454,7 @@ def graphile_figures(
         "graphile_rounds": setup.rounds,
         "graphile_ours_drain_jobs_per_s": measured.ours.best(ours),
         "graphile_ours_worker_concurrency": ours,
-        "graphile_drain_jobs_per_s": measured.graphile_best(theirs),
+        "graphile_drain_jobs_per_s": measured.graphile.best(theirs),
         "graphile_processes": theirs.processes,
         "graphile_concurrency": theirs.concurrency,
         "graphile_local_queue_size": theirs.local_queue,
@@ -808,6 +831,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parts.append(f"sweep: {sweep.jobs:,} jobs x {sweep.rounds} rounds")
     if "loop" in opts.parts:
         parts.append(f"uvloop on/off: {opts.loop.rounds} rounds")
+    if "river" in opts.parts:
+        parts.append(f"River/seed Go: {opts.river.jobs:,} jobs x {opts.river.rounds} rounds")
     if "purge" in opts.parts:
         parts.append(f"purge: {opts.purge.rows:,} rows at {opts.purge.rate:g} updates/s")
     if "graphile" in opts.parts:

@@ -6,14 +6,14 @@ default, 32, ...), each on a fresh database, so a burst of other work on the mac
 every setting alike. Each setting's best round counts."""
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import service_bench
 from .databases import Databases
 from .service_bench import ServiceSetup
-from .workload import Drained
+from .sweep import Sweep
 
 Say = Callable[[str], None]
 SWEEP = (None, 16, 32, 64, 128, 256, 512, 1024)
@@ -32,16 +32,39 @@ def label(concurrency: int | None) -> str:
 
 
 @dataclass(frozen=True)
-class SweepResults:
-    drains: dict[int | None, list[Drained]]
-
-    def best(self, concurrency: int | None) -> float:
-        return max(d.per_second for d in self.drains[concurrency])
-
+class SweepResults(Sweep[int | None]):
     @property
     def tuned(self) -> int:
         """The best setting by hand (the default itself is not a setting one tunes to)."""
-        return max((c for c in self.drains if c is not None), key=self.best)
+        tuned = self.best_key(lambda c: c is not None)
+        assert tuned is not None
+        return tuned
+
+
+async def sweep_round(
+    dbs: Databases,
+    service: ServiceSetup,
+    concurrencies: tuple[int | None, ...],
+    jobs: int,
+    log_dir: Path,
+    say: Say,
+    round_: int,
+    results: Sweep[int | None],
+) -> None:
+    """One drain of the service per WORKER_CONCURRENCY, each on a fresh database, added to
+    `results` (a round of this part's sweep, and ours in the `river` part's rounds)."""
+    for concurrency in concurrencies:
+        run = dataclasses.replace(
+            service, worker_concurrency=concurrency, drain_jobs=jobs, profile=False
+        )
+        drained, cpu = await service_bench.drain(dbs, run, log_dir)
+        results.add(concurrency, drained)
+        pg = f", postgres {cpu.pg:.2f}" if cpu.pg is not None else ""
+        say(
+            f"drain, round {round_}, WORKER_CONCURRENCY={label(concurrency)}: "
+            f"{drained.per_second:,.0f} jobs/s ({drained.jobs:,} jobs in "
+            f"{drained.seconds:.1f}s; cores: server {cpu.server:.2f}{pg})"
+        )
 
 
 async def measure(
@@ -51,47 +74,11 @@ async def measure(
     log_dir: Path,
     say: Say,
 ) -> SweepResults:
-    drains: dict[int | None, list[Drained]] = {c: [] for c in setup.sweep}
+    results = SweepResults()
     for round_ in range(1, setup.rounds + 1):
-        swept = await sweep_round(dbs, service, setup.sweep, setup.jobs, log_dir, say, round_)
-        for concurrency, drained in swept.items():
-            drains[concurrency].append(drained)
-    return SweepResults(drains)
-
-
-async def sweep_round(
-    dbs: Databases,
-    service: ServiceSetup,
-    concurrencies: Sequence[int | None],
-    jobs: int,
-    log_dir: Path,
-    say: Say,
-    round_: int = 1,
-) -> dict[int | None, Drained]:
-    """One round of "ours at its best": the service drains `jobs` once per WORKER_CONCURRENCY,
-    each on a fresh database. Rounds of it, interleaved with a peer's, make a `SweepResults`."""
-    drains: dict[int | None, Drained] = {}
-    for concurrency in concurrencies:
-        run = dataclasses.replace(
-            service, worker_concurrency=concurrency, drain_jobs=jobs, profile=False
-        )
-        drained, cpu = await service_bench.drain(dbs, run, log_dir)
-        drains[concurrency] = drained
-        say(
-            f"drain, round {round_}, WORKER_CONCURRENCY={label(concurrency)}: "
-            f"{drained.per_second:,.0f} jobs/s ({drained.jobs:,} jobs in "
-            f"{drained.seconds:.1f}s; server {cpu.server:.2f}, postgres {cpu.pg or 0:.2f} cores)"
-        )
-    return drains
+        await sweep_round(dbs, service, setup.sweep, setup.jobs, log_dir, say, round_, results)
+    return results
 
 
 def sweep_table(results: SweepResults) -> str:
-    tuned = results.tuned
-    lines = [f"{'WORKER_CONCURRENCY':>18}  {'best jobs/s':>11}  rounds"]
-    for concurrency, drains in results.drains.items():
-        mark = "  <- tuned best" if concurrency == tuned else ""
-        rounds = ", ".join(f"{d.per_second:,.0f}" for d in drains)
-        lines.append(
-            f"{label(concurrency):>18}  {results.best(concurrency):>11,.0f}  {rounds}{mark}"
-        )
-    return "\n".join(lines)
+    return results.table("WORKER_CONCURRENCY", label, [results.tuned], "  <- tuned best")

@@ -26,6 +26,7 @@ from . import defaults_bench
 from .databases import Databases, settle
 from .defaults_bench import SweepResults
 from .service_bench import Cpu, ServiceSetup, machine_busy_cpu, server_tree_cpu
+from .sweep import Sweep
 from .workload import Drained
 
 Say = Callable[[str], None]
@@ -111,22 +112,21 @@ class GraphileSetup:
 @dataclass(frozen=True)
 class GraphileResults:
     ours: SweepResults
-    graphile: dict[GraphilePoint, list[Drained]]
+    graphile: Sweep[GraphilePoint]
     version: str
-
-    def graphile_best(self, point: GraphilePoint) -> float:
-        return max(d.per_second for d in self.graphile[point])
 
     @property
     def graphile_tuned(self) -> GraphilePoint:
-        return max(self.graphile, key=self.graphile_best)
+        return self.graphile.best_key()
 
     @property
     def graphile_unbatched(self) -> GraphilePoint | None:
         """The best point with graphile's defaults (no local queue, no batched completions):
         one fetch and one completion per job, as most deployments run it."""
-        plain = [p for p in self.graphile if p.local_queue <= 1 and p.complete_batch_ms < 0]
-        return max(plain, key=self.graphile_best, default=None)
+        try:
+            return self.graphile.best_key(lambda p: p.local_queue <= 1 and p.complete_batch_ms < 0)
+        except ValueError:
+            return None
 
 
 def combine(reports: Sequence[dict[str, Any]], jobs: int) -> Drained:
@@ -251,20 +251,18 @@ async def measure(
     say: Say,
 ) -> GraphileResults:
     modules = install(say)
-    ours: dict[int | None, list[Drained]] = {c: [] for c in setup.ours}
-    graphile: dict[GraphilePoint, list[Drained]] = {p: [] for p in setup.sweep}
+    ours = SweepResults()
+    graphile: Sweep[GraphilePoint] = Sweep()
     version = ""
     # graphile runs without its per-job info lines, so ours does too
     quiet = dataclasses.replace(service, log_level="WARNING")
     for round_ in range(1, setup.rounds + 1):
-        swept = await defaults_bench.sweep_round(
-            dbs, quiet, setup.ours, setup.jobs, log_dir, say, round_
+        await defaults_bench.sweep_round(
+            dbs, quiet, setup.ours, setup.jobs, log_dir, say, round_, ours
         )
-        for concurrency, drained in swept.items():
-            ours[concurrency].append(drained)
         for point in setup.sweep:
             run = await drain(dbs, modules, point, setup.jobs, service.budget_s)
-            graphile[point].append(run.drained)
+            graphile.add(point, run.drained)
             version = run.version
             d, cpu = run.drained, run.cpu
             how = "" if d.finished else ", budget spent"
@@ -273,18 +271,15 @@ async def measure(
                 f"{d.per_second:,.0f} jobs/s ({d.jobs:,} jobs in {d.seconds:.1f}s{how}; "
                 f"node {cpu.server:.2f}, postgres {cpu.pg or 0:.2f} cores)"
             )
-    return GraphileResults(SweepResults(ours), graphile, version)
+    return GraphileResults(ours, graphile, version)
 
 
 def sweep_table(results: GraphileResults) -> str:
-    tuned = results.graphile_tuned
-    lines = [
+    heading = (
         f"graphile-worker {results.version}: processes x concurrency, lq = localQueue.size, "
-        "cb = completeJobBatchDelay ms",
-        f"{'graphile-worker':>22}  {'best jobs/s':>11}  rounds",
-    ]
-    for point, drains in results.graphile.items():
-        mark = "  <- best" if point == tuned else ""
-        rounds = ", ".join(f"{d.per_second:,.0f}" for d in drains)
-        lines.append(f"{point.label():>22}  {results.graphile_best(point):>11,.0f}  {rounds}{mark}")
-    return defaults_bench.sweep_table(results.ours) + "\n" + "\n".join(lines)
+        "cb = completeJobBatchDelay ms"
+    )
+    graphile = results.graphile.table(
+        "graphile-worker", GraphilePoint.label, [results.graphile_tuned]
+    )
+    return "\n".join([defaults_bench.sweep_table(results.ours), heading, graphile])

@@ -174,6 +174,19 @@ async def test_seed_pops_and_completes_jobs_we_enqueued(
     assert await rows.count("done") == 2
 
 
+async def test_seed_drain_works_our_backlog_from_goroutines(
+    go: SeedQueue, store: Store, rows: Rows
+) -> None:
+    """The bench's `seedq drain`: the seed's own Pop + MarkDone until the queue is empty."""
+    await store.enqueue_many(
+        [NewJob(BOT, "forward", uid, json.dumps(payload(uid))) for uid in range(40)]
+    )
+    result = json.loads(await go.drain(4, 30))
+    assert (result["jobs"], result["finished"]) == (40, True)
+    assert result["seconds"] > 0
+    assert await rows.count("done") == 40
+
+
 async def test_seed_mark_failed_retries_with_seed_backoff_then_dead_letters(
     go: SeedQueue, store: Store, rows: Rows
 ) -> None:

@@ -155,7 +155,12 @@ class SeedQueue:
     async def recover_stuck(self, stuck_for_seconds: int) -> int:
         return int(await self._run("recover", str(stuck_for_seconds)))
 
-    async def _run(self, *args: str) -> str:
+    async def drain(self, loops: int, budget_s: float) -> str:
+        """`loops` goroutines of Pop + MarkDone until the queue is empty or `budget_s` has
+        passed; the harness's JSON line `{"jobs", "seconds", "finished"}`."""
+        return await self._run("drain", str(loops), f"{budget_s:g}", timeout_s=budget_s + 60)
+
+    async def _run(self, *args: str, timeout_s: float = 60) -> str:
         process = await asyncio.create_subprocess_exec(
             str(self.binary),
             *args,
@@ -163,7 +168,7 @@ class SeedQueue:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
-        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=timeout_s)
         if process.returncode != 0:
             raise SeedError(
                 f"seedq {args[0]} exited {process.returncode}: {stderr.decode().strip()}"

@@ -22,6 +22,7 @@ from tests.bench.graphile_bench import (
     parse_points,
 )
 from tests.bench.procrastinate_bench import ProcrastinatePoint, Swept
+from tests.bench.sweep import Sweep
 from tests.bench.workload import Drained
 
 pytestmark = pytest.mark.unit
@@ -81,15 +82,17 @@ def test_each_side_is_compared_at_its_best_point() -> None:
     slow, fast = GraphilePoint(1, 32), GraphilePoint(1, 64, 1000, 0)
     results = GraphileResults(
         ours=SweepResults({256: [Drained(100, 2, True)], 512: [Drained(100, 1, True)]}),
-        graphile={
-            slow: [Drained(100, 10, True), Drained(100, 5, True)],
-            fast: [Drained(100, 8, True)],
-        },
+        graphile=Sweep(
+            {
+                slow: [Drained(100, 10, True), Drained(100, 5, True)],
+                fast: [Drained(100, 8, True)],
+            }
+        ),
         version="0",
     )
     assert results.ours.tuned == 512
     assert results.graphile_tuned == slow
-    assert results.graphile_best(slow) == 20
+    assert results.graphile.best(slow) == 20
     assert results.graphile_unbatched == slow
 
 
