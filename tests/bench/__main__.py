@@ -793,8 +793,9 @@ async def tune(dbs: Databases, opts: Options) -> None:
         print(f"{setup.label():36}  {result.per_second:8,.0f}{mark}")
 
 
-def read_operator_figures(path: Path) -> dict[str, float]:
-    """The figures `tests/cluster/bench_operator.py` wrote earlier in this `make bench`."""
+def read_figures(path: Path) -> dict[str, float]:
+    """Figures written earlier: `tests/cluster/bench_operator.py`'s in this `make bench`, or
+    an earlier run's results.json."""
     if not path.exists():
         return {}
     return {k: float(v) for k, v in json.loads(path.read_text()).items()}
@@ -841,10 +842,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(f"botgateway bench: {subtitle}")
     print(table(comparisons))
+    if opts.parts != PARTS:
+        # a run of some parts updates their figures and keeps the other parts' earlier ones
+        earlier = read_figures(opts.out / "results.json")
+        kept = earlier.keys() - results.keys()
+        if kept:
+            say(f"results.json keeps {len(kept)} figures of earlier runs of other parts")
+        results = earlier | results
     write_json(opts.out / "results.json", results)
     write_chart(opts.out / "ratios.png", comparisons, subtitle)
     print(f"\nwrote {opts.out / 'results.json'} and {opts.out / 'ratios.png'}")
-    operator = read_operator_figures(opts.out / "operator.json")
+    operator = read_figures(opts.out / "operator.json")
     if operator:
         print("\noperator, 50 BotGateways on the real API server (no baseline exists):")
         for name, value in operator.items():
