@@ -26,6 +26,7 @@ from pathlib import Path
 from tests.support.postgres import test_postgres
 
 from . import (
+    curves_bench,
     defaults_bench,
     fresh_bench,
     loop_bench,
@@ -34,6 +35,7 @@ from . import (
     queue_bench,
     service_bench,
 )
+from .curves_bench import CurvesSetup
 from .databases import Databases, settle
 from .defaults_bench import DefaultsSetup, SweepResults
 from .fresh_bench import FreshResults, FreshSetup
@@ -72,7 +74,8 @@ PURGE = PurgeSetup()
 FRESH = FreshSetup()
 DEFAULTS = DefaultsSetup()
 LOOP = LoopSetup()
-PARTS = ("queue", "fresh", "service", "defaults", "loop", "purge")
+CURVES = CurvesSetup()
+PARTS = ("queue", "fresh", "service", "defaults", "loop", "purge", "curves")
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,7 @@ class Options:
     fresh: FreshSetup = FRESH
     defaults: DefaultsSetup = DEFAULTS
     loop: LoopSetup = LOOP
+    curves: CurvesSetup = CURVES
 
 
 def parse_args(argv: Sequence[str]) -> Options:
@@ -190,6 +194,7 @@ def parse_args(argv: Sequence[str]) -> Options:
         default=PURGE.rate,
         help="updates/s into the webhook while it purges",
     )
+    curves_bench.add_arguments(parser, CURVES)
     args = parser.parse_args(argv)
     if args.jobs < 1 or args.drain_jobs < 1 or args.purge_rows < 1:
         parser.error("--jobs, --drain-jobs and --purge-rows must be at least 1")
@@ -233,6 +238,7 @@ def parse_args(argv: Sequence[str]) -> Options:
             connections=args.connections,
             log_level=args.service_log_level,
         ),
+        curves=curves_bench.setup_from(args, parser),
     )
 
 
@@ -297,6 +303,12 @@ async def measure(dbs: Databases, opts: Options) -> tuple[dict[str, float], list
         purge_results, purge_rows = purge_figures(purged, opts.purge)
         results |= purge_results
         rows += purge_rows
+    if "curves" in opts.parts:
+        curved = await curves_bench.measure(dbs, opts.curves, opts.service, log_dir, say)
+        curves_bench.report(curved, opts.out, print)
+        curves_results, curves_rows = curves_bench.figures(curved)
+        results |= curves_results
+        rows += curves_rows
     return results, rows
 
 
@@ -703,6 +715,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parts.append(f"sweep: {sweep.jobs:,} jobs x {sweep.rounds} rounds")
     if "loop" in opts.parts:
         parts.append(f"uvloop on/off: {opts.loop.rounds} rounds")
+    if "curves" in opts.parts:
+        parts.append(f"curves: {opts.curves.jobs:,} jobs x {opts.curves.rounds} rounds")
     if "purge" in opts.parts:
         parts.append(f"purge: {opts.purge.rows:,} rows at {opts.purge.rate:g} updates/s")
     subtitle = f"{'; '.join(parts)}; one PostgreSQL, run took {elapsed:.0f}s"

@@ -1,0 +1,86 @@
+"""How cost grows: curves of drain rates over one variable, and what they say (pure logic).
+
+A curve is the drain rate at each value of one variable (rows already in the table, bots, ...),
+every point measured in one or more rounds; a point's best round counts, and the curve is read
+against its first point (the small case)."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+CLIFF = 0.7
+"""A point below this fraction of the small case's rate is a cliff (issue 13's target)."""
+
+
+@dataclass(frozen=True)
+class Point:
+    x: int
+    rates: tuple[float, ...]
+    """jobs/s of every round at this point, in order."""
+
+    @property
+    def best(self) -> float:
+        return max(self.rates) if self.rates else 0.0
+
+
+@dataclass(frozen=True)
+class Curve:
+    name: str
+    """Its key prefix in results.json, e.g. `rows`."""
+    x_label: str
+    points: tuple[Point, ...]
+
+    def at(self, x: int) -> Point:
+        return next(p for p in self.points if p.x == x)
+
+    def vs_first(self, x: int) -> float:
+        """The best rate at `x` over the best at the first point (the small case)."""
+        first = self.points[0].best
+        return self.at(x).best / first if first > 0 else 0.0
+
+    @property
+    def top(self) -> Point:
+        return self.points[-1]
+
+
+def cliffs(curve: Curve, floor: float = CLIFF) -> list[Point]:
+    """The points whose best rate falls below `floor` times the small case's."""
+    return [p for p in curve.points[1:] if curve.vs_first(p.x) < floor]
+
+
+def decades(smallest: int, largest: int) -> tuple[int, ...]:
+    """smallest, 10x smallest, ... up to largest; largest itself ends the list even when it is
+    not a decade (a `--curve-max-rows 3000000` run measures 3M last)."""
+    if largest < smallest:
+        return (largest,)
+    sizes = []
+    size = smallest
+    while size < largest:
+        sizes.append(size)
+        size *= 10
+    sizes.append(largest)
+    return tuple(sizes)
+
+
+def with_round(points: Sequence[Point], x: int, rate: float) -> tuple[Point, ...]:
+    """`points` with one more round at `x` (a new point at the end when `x` is new)."""
+    if all(p.x != x for p in points):
+        return (*points, Point(x, (rate,)))
+    return tuple(Point(p.x, (*p.rates, rate)) if p.x == x else p for p in points)
+
+
+def per_update_us(cpu_seconds: float, updates: int) -> float:
+    return cpu_seconds * 1e6 / updates if updates > 0 else 0.0
+
+
+def describe(curve: Curve) -> str:
+    """The curve as a table: each point's best, its rounds, and its ratio to the small case."""
+    lines = [f"{curve.x_label:>24}  {'best jobs/s':>11}  {'vs first':>8}  rounds"]
+    marked = {p.x for p in cliffs(curve)}
+    for point in curve.points:
+        rounds = ", ".join(f"{r:,.0f}" for r in point.rates)
+        mark = f"  <- below {CLIFF:g}x: a cliff" if point.x in marked else ""
+        lines.append(
+            f"{point.x:>24,}  {point.best:>11,.0f}  {curve.vs_first(point.x):>7.2f}x  "
+            f"{rounds}{mark}"
+        )
+    return "\n".join(lines)
