@@ -240,9 +240,11 @@ def _cpu(servers: list[Server], postmaster: int | None) -> tuple[float, float]:
 
 def _said(drained: Drain) -> str:
     how = "" if drained.finished else f" (budget spent after {drained.jobs:,} jobs)"
+    gateway = per_update_us(drained.server_cpu_s, drained.jobs)
+    pg = per_update_us(drained.pg_cpu_s, drained.jobs)
     return (
-        f"{drained.per_second:,.0f} jobs/s{how} (gateway {drained.server_cpu_s:.1f} s CPU, "
-        f"postgres {drained.pg_cpu_s:.1f} s in {drained.seconds:.1f} s)"
+        f"{drained.per_second:,.0f} jobs/s{how} in {drained.seconds:.1f} s; CPU per job: "
+        f"gateway {gateway:.0f} us, postgres {pg:.0f} us"
     )
 
 
