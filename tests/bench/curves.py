@@ -16,6 +16,10 @@ class Point:
     x: int
     rates: tuple[float, ...]
     """jobs/s of every round at this point, in order."""
+    gateway_us: float = 0.0
+    postgres_us: float = 0.0
+    """CPU per job of the gateway process(es) and of PostgreSQL, the least of the rounds (CPU
+    moves less than a rate when other work shares the machine)."""
 
     @property
     def best(self) -> float:
@@ -61,11 +65,23 @@ def decades(smallest: int, largest: int) -> tuple[int, ...]:
     return tuple(sizes)
 
 
-def with_round(points: Sequence[Point], x: int, rate: float) -> tuple[Point, ...]:
+def with_round(
+    points: Sequence[Point], x: int, rate: float, gateway_us: float = 0.0, postgres_us: float = 0.0
+) -> tuple[Point, ...]:
     """`points` with one more round at `x` (a new point at the end when `x` is new)."""
     if all(p.x != x for p in points):
-        return (*points, Point(x, (rate,)))
-    return tuple(Point(p.x, (*p.rates, rate)) if p.x == x else p for p in points)
+        return (*points, Point(x, (rate,), gateway_us, postgres_us))
+    return tuple(
+        Point(
+            p.x,
+            (*p.rates, rate),
+            min(p.gateway_us, gateway_us),
+            min(p.postgres_us, postgres_us),
+        )
+        if p.x == x
+        else p
+        for p in points
+    )
 
 
 def per_update_us(cpu_seconds: float, updates: int) -> float:
@@ -74,13 +90,16 @@ def per_update_us(cpu_seconds: float, updates: int) -> float:
 
 def describe(curve: Curve) -> str:
     """The curve as a table: each point's best, its rounds, and its ratio to the small case."""
-    lines = [f"{curve.x_label:>24}  {'best jobs/s':>11}  {'vs first':>8}  rounds"]
+    lines = [
+        f"{curve.x_label:>24}  {'best jobs/s':>11}  {'vs first':>8}  "
+        f"{'CPU us/job gw':>13}  {'pg':>4}  rounds"
+    ]
     marked = {p.x for p in cliffs(curve)}
     for point in curve.points:
         rounds = ", ".join(f"{r:,.0f}" for r in point.rates)
         mark = f"  <- below {CLIFF:g}x: a cliff" if point.x in marked else ""
         lines.append(
             f"{point.x:>24,}  {point.best:>11,.0f}  {curve.vs_first(point.x):>7.2f}x  "
-            f"{rounds}{mark}"
+            f"{point.gateway_us:>13.0f}  {point.postgres_us:>4.0f}  {rounds}{mark}"
         )
     return "\n".join(lines)

@@ -238,6 +238,14 @@ def _cpu(servers: list[Server], postmaster: int | None) -> tuple[float, float]:
     return gateway, server_tree_cpu(postmaster) if postmaster else 0.0
 
 
+def _rate_and_cpu(drained: Drain) -> tuple[float, float, float]:
+    return (
+        drained.per_second,
+        per_update_us(drained.server_cpu_s, drained.jobs),
+        per_update_us(drained.pg_cpu_s, drained.jobs),
+    )
+
+
 def _said(drained: Drain) -> str:
     how = "" if drained.finished else f" (budget spent after {drained.jobs:,} jobs)"
     gateway = per_update_us(drained.server_cpu_s, drained.jobs)
@@ -275,7 +283,7 @@ async def rows_curve(
                 drained = await drain(
                     dbs, url, service, setup, log_dir, backlog, tag=f"rows-{size}"
                 )
-                points = with_round(points, size, drained.per_second)
+                points = with_round(points, size, *_rate_and_cpu(drained))
                 say(f"  round {round_}, {size:,} rows: {_said(drained)}")
                 await settle(url)
     return Curve("rows", "finished rows in table", points)
@@ -308,7 +316,7 @@ async def interleaved_curve(
                     tag=f"{name}-{x}",
                     **point_drain(name, x),
                 )
-            points = with_round(points, x, drained.per_second)
+            points = with_round(points, x, *_rate_and_cpu(drained))
             say(f"{name} curve, round {round_}, {x_label} {x:,}: {_said(drained)}")
     return Curve(name, x_label, points)
 
@@ -426,7 +434,10 @@ def figures(measured: CurvesResults) -> tuple[dict[str, float], list[Row]]:
         )
         results[metric] = rows[-1].ratio if isinstance(rows[-1], Comparison) else 0.0
         for point in curve.points:
-            results[f"curve_{name}_{point.x}_jobs_per_s"] = point.best
+            key = f"curve_{name}_{point.x}"
+            results[f"{key}_jobs_per_s"] = point.best
+            results[f"{key}_gateway_cpu_us_per_job"] = point.gateway_us
+            results[f"{key}_postgres_cpu_us_per_job"] = point.postgres_us
     for size, seconds in measured.fill_seconds.items():
         results[f"curve_rows_{size}_fill_s"] = seconds
     e2e = measured.end_to_end

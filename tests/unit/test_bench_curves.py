@@ -48,3 +48,9 @@ def test_the_table_marks_cliffs() -> None:
 def test_cpu_per_update_in_microseconds() -> None:
     assert per_update_us(0.5, 10_000) == 50.0
     assert per_update_us(1.0, 0) == 0.0
+
+
+def test_a_points_cpu_per_job_is_the_least_of_its_rounds() -> None:
+    points = with_round((), 1, 100.0, 30.0, 60.0)
+    points = with_round(points, 1, 90.0, 25.0, 70.0)
+    assert (points[0].gateway_us, points[0].postgres_us) == (25.0, 60.0)
