@@ -14,12 +14,15 @@ import argparse
 import asyncio
 import contextlib
 import itertools
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import asyncpg
+
+from botgateway.queue import NewJob, Store
 
 from .curves import Curve, Point, cliffs, decades, describe, per_update_us, with_round
 from .curves_chart import write_curves_chart
@@ -35,9 +38,12 @@ from .service_bench import (
     service_env,
     started,
 )
+from .workload import HANDLER_TYPE, chunks, update
 
 Say = Callable[[str], None]
 POLL_S = 0.02
+ENQUEUE_BATCH = 1_000
+INGEST_SLUG = "ingest-probe"
 HISTORY_CHUNK = 1_000_000
 BACKLOG_FIRST_ID = 1_000_000_000
 
@@ -266,9 +272,11 @@ async def rows_curve(
     log_dir: Path,
     say: Say,
     fill_seconds: dict[int, float],
-) -> Curve:
-    """One database whose finished rows grow from size to size; at each, `rounds` drains."""
+) -> tuple[Curve, Curve]:
+    """One database whose finished rows grow from size to size; at each, `rounds` rounds of
+    an ingest (`Store.enqueue_many`) and a drain."""
     points: tuple[Point, ...] = ()
+    ingests: tuple[Point, ...] = ()
     backlog = Backlog()
     async with dbs.fresh() as url:
         have = 0
@@ -280,13 +288,45 @@ async def rows_curve(
             rows = await count(url, "SELECT count(*) FROM gateway_jobs")
             say(f"rows curve: history {size:,} (table {rows:,} rows) in {fill_seconds[size]:.1f}s")
             for round_ in range(1, setup.rounds + 1):
+                ingested = await ingest(url, backlog.first_id(), setup.jobs)
+                ingests = with_round(ingests, size, ingested)
+                say(f"  round {round_}, {size:,} rows: ingest {ingested:,.0f} jobs/s")
                 drained = await drain(
                     dbs, url, service, setup, log_dir, backlog, tag=f"rows-{size}"
                 )
                 points = with_round(points, size, *_rate_and_cpu(drained))
                 say(f"  round {round_}, {size:,} rows: {_said(drained)}")
                 await settle(url)
-    return Curve("rows", "finished rows in table", points)
+    return (
+        Curve("rows", "finished rows in table", points),
+        Curve("rows_ingest", "finished rows in table (ingest)", ingests),
+    )
+
+
+async def ingest(url: str, first_id: int, jobs: int) -> float:
+    """jobs/s stored by `Store.enqueue_many` in batches of ENQUEUE_BATCH, for a bot no service
+    serves; the rows are deleted again (the settle that follows vacuums them)."""
+    batches = [
+        [
+            NewJob(INGEST_SLUG, HANDLER_TYPE, first_id + n, json.dumps(update(first_id + n)))
+            for n in range(start, start + size)
+        ]
+        for start, size in chunks(jobs, ENQUEUE_BATCH)
+    ]
+    store = await Store.connect(url, min_size=1, max_size=1)
+    try:
+        began = time.perf_counter()
+        for batch in batches:
+            await store.enqueue_many(batch)
+        seconds = time.perf_counter() - began
+    finally:
+        await store.close()
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("DELETE FROM gateway_jobs WHERE bot_slug = $1", INGEST_SLUG)
+    finally:
+        await conn.close()
+    return jobs / seconds
 
 
 async def interleaved_curve(
@@ -375,7 +415,9 @@ async def measure(
     curves: dict[str, Curve] = {}
     fill_seconds: dict[int, float] = {}
     if "rows" in setup.curves:
-        curves["rows"] = await rows_curve(dbs, setup, service, log_dir, say, fill_seconds)
+        curves["rows"], curves["rows_ingest"] = await rows_curve(
+            dbs, setup, service, log_dir, say, fill_seconds
+        )
     interleaved = (
         ("bots", "bots served", setup.bots),
         ("processes", "gateway processes", setup.processes),
@@ -405,6 +447,12 @@ RATIOS = (
         "drain_10m_rows_vs_small",
         "drain with {top:,} finished rows in the table vs {first:,}",
         0.7,
+    ),
+    (
+        "rows_ingest",
+        "ingest_10m_rows_vs_small",
+        "ingest (enqueue_many) with {top:,} finished rows in the table vs {first:,}",
+        None,
     ),
     ("bots", "drain_10k_bots_vs_one", "drain spread over {top:,} bots vs {first:,} bot", 0.7),
     ("processes", "drain_4_processes_vs_one", "drain, {top} gateway processes vs {first}", None),

@@ -35,10 +35,12 @@ def write_curves_chart(path: Path, curves: Sequence[Curve]) -> None:
             ax.set_xscale("log")
         ax.set_ylim(bottom=0)
         ax.set_xlabel(curve.x_label)
-        ax.set_ylabel("jobs/s drained")
+        ax.set_ylabel("jobs/s")
         ax.set_title(curve.name, fontsize=10)
         ax.legend(fontsize=7)
-    fig.suptitle("botgateway: how the drain rate grows (one PostgreSQL, same run)", fontsize=10)
+    fig.suptitle(
+        "botgateway: how drain (and ingest) rates grow (one PostgreSQL, same run)", fontsize=10
+    )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
