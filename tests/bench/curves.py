@@ -32,14 +32,22 @@ class Curve:
     """Its key prefix in results.json, e.g. `rows`."""
     x_label: str
     points: tuple[Point, ...]
+    controls: tuple[Point, ...] = ()
+    """The small case measured again beside each point (same x), in the same rounds, where the
+    points cannot be interleaved (a table that only grows): each point is read against its
+    own control instead of against the first point, measured minutes earlier."""
 
     def at(self, x: int) -> Point:
         return next(p for p in self.points if p.x == x)
 
+    def reference(self, x: int) -> Point:
+        """What the point at `x` is read against: its control, else the first point."""
+        return next((c for c in self.controls if c.x == x), self.points[0])
+
     def vs_first(self, x: int) -> float:
-        """The best rate at `x` over the best at the first point (the small case)."""
-        first = self.points[0].best
-        return self.at(x).best / first if first > 0 else 0.0
+        """The best rate at `x` over the small case's best (see `reference`)."""
+        small = self.reference(x).best
+        return self.at(x).best / small if small > 0 else 0.0
 
     @property
     def top(self) -> Point:
@@ -48,7 +56,12 @@ class Curve:
 
 def cliffs(curve: Curve, floor: float = CLIFF) -> list[Point]:
     """The points whose best rate falls below `floor` times the small case's."""
-    return [p for p in curve.points[1:] if curve.vs_first(p.x) < floor]
+    return [
+        p
+        for p in curve.points
+        if p is not curve.points[0] or curve.controls
+        if curve.vs_first(p.x) < floor
+    ]
 
 
 def decades(smallest: int, largest: int) -> tuple[int, ...]:
@@ -90,16 +103,21 @@ def per_update_us(cpu_seconds: float, updates: int) -> float:
 
 def describe(curve: Curve) -> str:
     """The curve as a table: each point's best, its rounds, and its ratio to the small case."""
+    against = "vs control" if curve.controls else "vs first"
     lines = [
-        f"{curve.x_label:>24}  {'best jobs/s':>11}  {'vs first':>8}  "
+        f"{curve.x_label:>24}  {'best jobs/s':>11}  {against:>10}  "
         f"{'CPU us/job gw':>13}  {'pg':>4}  rounds"
     ]
     marked = {p.x for p in cliffs(curve)}
     for point in curve.points:
         rounds = ", ".join(f"{r:,.0f}" for r in point.rates)
         mark = f"  <- below {CLIFF:g}x: a cliff" if point.x in marked else ""
+        control = ""
+        if curve.controls:
+            small = curve.reference(point.x)
+            control = f"  (control: {', '.join(f'{r:,.0f}' for r in small.rates)})"
         lines.append(
-            f"{point.x:>24,}  {point.best:>11,.0f}  {curve.vs_first(point.x):>7.2f}x  "
-            f"{point.gateway_us:>13.0f}  {point.postgres_us:>4.0f}  {rounds}{mark}"
+            f"{point.x:>24,}  {point.best:>11,.0f}  {curve.vs_first(point.x):>9.2f}x  "
+            f"{point.gateway_us:>13.0f}  {point.postgres_us:>4.0f}  {rounds}{control}{mark}"
         )
     return "\n".join(lines)

@@ -276,6 +276,7 @@ async def rows_curve(
     """One database whose finished rows grow from size to size; at each, `rounds` rounds of
     an ingest (`Store.enqueue_many`) and a drain."""
     points: tuple[Point, ...] = ()
+    controls: tuple[Point, ...] = ()
     ingests: tuple[Point, ...] = ()
     backlog = Backlog()
     async with dbs.fresh() as url:
@@ -297,10 +298,23 @@ async def rows_curve(
                 points = with_round(points, size, *_rate_and_cpu(drained))
                 say(f"  round {round_}, {size:,} rows: {_said(drained)}")
                 await settle(url)
+                control = await small_case(dbs, setup, service, log_dir)
+                controls = with_round(controls, size, *_rate_and_cpu(control))
+                say(f"  round {round_}, control ({setup.min_rows:,} rows): {_said(control)}")
     return (
-        Curve("rows", "finished rows in table", points),
+        Curve("rows", "finished rows in table", points, controls),
         Curve("rows_ingest", "finished rows in table (ingest)", ingests),
     )
+
+
+async def small_case(
+    dbs: Databases, setup: CurvesSetup, service: ServiceSetup, log_dir: Path
+) -> Drain:
+    """The same drain on a fresh database holding the smallest history, right after."""
+    async with dbs.fresh() as url:
+        await grow_history(url, 0, setup.min_rows, lambda _: None)
+        await settle(url)
+        return await drain(dbs, url, service, setup, log_dir, Backlog(), tag="rows-control")
 
 
 async def ingest(url: str, first_id: int, jobs: int) -> float:
@@ -475,12 +489,15 @@ def figures(measured: CurvesResults) -> tuple[dict[str, float], list[Row]]:
         if curve is None or len(curve.points) < 2:
             continue
         top, first = curve.top, curve.points[0]
-        rows.append(
-            Comparison(
-                metric, label.format(top=top.x, first=first.x), top.best, first.best, target=target
-            )
+        # Read against the small case measured beside it where there is one (see Curve.controls).
+        small = curve.reference(top.x).best
+        comparison = Comparison(
+            metric, label.format(top=top.x, first=first.x), top.best, small, target=target
         )
-        results[metric] = rows[-1].ratio if isinstance(rows[-1], Comparison) else 0.0
+        rows.append(comparison)
+        results[metric] = comparison.ratio
+        for point in curve.controls:
+            results[f"curve_{name}_{point.x}_control_jobs_per_s"] = point.best
         for point in curve.points:
             key = f"curve_{name}_{point.x}"
             results[f"{key}_jobs_per_s"] = point.best

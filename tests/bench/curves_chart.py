@@ -21,6 +21,14 @@ def write_curves_chart(path: Path, curves: Sequence[Curve]) -> None:
         ax.plot(xs, [p.best for p in points], marker="o", color="tab:blue", label="best round")
         for point in points:
             ax.scatter([point.x] * len(point.rates), point.rates, color="tab:blue", s=8, alpha=0.4)
+        if curve.controls:
+            ax.plot(
+                [c.x for c in curve.controls],
+                [c.best for c in curve.controls],
+                marker="s",
+                color="grey",
+                label="small case, measured beside it",
+            )
         first = curve.points[0]
         ax.axhline(
             first.best * CLIFF,

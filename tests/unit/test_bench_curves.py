@@ -54,3 +54,20 @@ def test_a_points_cpu_per_job_is_the_least_of_its_rounds() -> None:
     points = with_round((), 1, 100.0, 30.0, 60.0)
     points = with_round(points, 1, 90.0, 25.0, 70.0)
     assert (points[0].gateway_us, points[0].postgres_us) == (25.0, 60.0)
+
+
+def test_a_point_with_a_control_is_read_against_it_not_the_first_point() -> None:
+    c = Curve(
+        "rows",
+        "rows",
+        (Point(10, (100.0,)), Point(1000, (50.0,))),
+        controls=(Point(10, (100.0,)), Point(1000, (60.0,))),
+    )
+    assert round(c.vs_first(1000), 3) == 0.833
+    assert cliffs(c) == []
+    assert "vs control" in describe(c)
+
+
+def test_with_controls_the_first_point_can_be_a_cliff_too() -> None:
+    c = Curve("rows", "rows", (Point(10, (50.0,)),), controls=(Point(10, (100.0,)),))
+    assert [p.x for p in cliffs(c)] == [10]
