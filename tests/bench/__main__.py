@@ -1,7 +1,7 @@
 """`make bench`: botgateway's queue and its running service against their baselines, on one
 PostgreSQL, in one run.
 
-    python -m tests.bench [--only queue|fresh|service|defaults|loop|purge ...] [--jobs N]
+    python -m tests.bench [--only queue|fresh|service|defaults|loop|purge|curves ...] [--jobs N]
                           [--drain-jobs N] [--purge-rows N] [--tune]
 
 Every figure of ours is printed beside its baseline measured in the same run (the machine may
