@@ -41,6 +41,8 @@ def write_curves_chart(path: Path, curves: Sequence[Curve]) -> None:
             ax.axhline(first.best, color="grey", linewidth=0.8, label="ordering off")
         if len(xs) > 1:
             ax.set_xscale("log")
+            ax.minorticks_off()
+            ax.set_xticks(xs, [f"{x:,}" for x in xs], fontsize=7)
         ax.set_ylim(bottom=0)
         ax.set_xlabel(curve.x_label)
         ax.set_ylabel("jobs/s")
