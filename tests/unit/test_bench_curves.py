@@ -1,6 +1,7 @@
 """The curves bench's pure logic: sizes, rounds, ratios to the small case, cliffs."""
 
 from tests.bench.curves import Curve, Point, cliffs, decades, describe, per_update_us, with_round
+from tests.bench.curves_bench import CurvesSetup, backlog_for
 
 
 def curve(*points: tuple[int, tuple[float, ...]]) -> Curve:
@@ -71,3 +72,10 @@ def test_a_point_with_a_control_is_read_against_it_not_the_first_point() -> None
 def test_with_controls_the_first_point_can_be_a_cliff_too() -> None:
     c = Curve("rows", "rows", (Point(10, (50.0,)),), controls=(Point(10, (100.0,)),))
     assert [p.x for p in cliffs(c)] == [10]
+
+
+def test_the_bots_curve_drains_ten_jobs_per_bot_at_its_largest_point() -> None:
+    setup = CurvesSetup(jobs=20_000, bots=(1, 10_000))
+    assert backlog_for("bots", setup) == 100_000
+    assert backlog_for("processes", setup) == 20_000
+    assert backlog_for("bots", CurvesSetup(jobs=20_000, bots=(1, 10))) == 20_000
