@@ -1,7 +1,7 @@
 """`make bench`: botgateway's queue and its running service against their baselines, on one
 PostgreSQL, in one run.
 
-    python -m tests.bench [--only queue|fresh|service|defaults|loop|purge|graphile|river ...]
+    python -m tests.bench [--only queue|fresh|service|defaults|loop|purge|graphile|river|curves]
                           [--jobs N] [--drain-jobs N] [--purge-rows N] [--tune]
 
 Every figure of ours is printed beside its baseline measured in the same run (the machine may
@@ -26,6 +26,7 @@ from pathlib import Path
 from tests.support.postgres import test_postgres
 
 from . import (
+    curves_bench,
     defaults_bench,
     fresh_bench,
     graphile_bench,
@@ -37,6 +38,7 @@ from . import (
     service_bench,
     wrk_loadgen,
 )
+from .curves_bench import CurvesSetup
 from .databases import Databases, settle
 from .defaults_bench import DefaultsSetup, SweepResults
 from .fresh_bench import FreshResults, FreshSetup
@@ -78,7 +80,8 @@ DEFAULTS = DefaultsSetup()
 LOOP = LoopSetup()
 GRAPHILE = GraphileSetup()
 RIVER = RiverSetup()
-PARTS = ("queue", "fresh", "service", "defaults", "loop", "purge", "graphile", "river")
+CURVES = CurvesSetup()
+PARTS = ("queue", "fresh", "service", "defaults", "loop", "purge", "graphile", "river", "curves")
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,7 @@ class Options:
     loop: LoopSetup = LOOP
     graphile: GraphileSetup = GRAPHILE
     river: RiverSetup = RIVER
+    curves: CurvesSetup = CURVES
 
 
 def parse_args(argv: Sequence[str]) -> Options:
@@ -234,6 +238,7 @@ def parse_args(argv: Sequence[str]) -> Options:
         default=RIVER.budget_s,
         help="seconds a drain of this part may run before it is stopped and measured",
     )
+    curves_bench.add_arguments(parser, CURVES)
     args = parser.parse_args(argv)
     if args.jobs < 1 or args.drain_jobs < 1 or args.purge_rows < 1:
         parser.error("--jobs, --drain-jobs and --purge-rows must be at least 1")
@@ -290,6 +295,7 @@ def parse_args(argv: Sequence[str]) -> Options:
             connections=args.connections,
             log_level=args.service_log_level,
         ),
+        curves=curves_bench.setup_from(args, parser),
     )
 
 
@@ -370,6 +376,12 @@ async def measure(dbs: Databases, opts: Options) -> tuple[dict[str, float], list
             graphile_results, graphile_rows = graphile_figures(versus, opts.graphile)
             results |= graphile_results
             rows += graphile_rows
+    if "curves" in opts.parts:
+        curved = await curves_bench.measure(dbs, opts.curves, opts.service, log_dir, say)
+        curves_bench.report(curved, opts.out, print)
+        curves_results, curves_rows = curves_bench.figures(curved)
+        results |= curves_results
+        rows += curves_rows
     return results, rows
 
 
@@ -834,6 +846,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parts.append(f"uvloop on/off: {opts.loop.rounds} rounds")
     if "river" in opts.parts:
         parts.append(f"River/seed Go: {opts.river.jobs:,} jobs x {opts.river.rounds} rounds")
+    if "curves" in opts.parts:
+        parts.append(f"curves: {opts.curves.jobs:,} jobs x {opts.curves.rounds} rounds")
     if "purge" in opts.parts:
         parts.append(f"purge: {opts.purge.rows:,} rows at {opts.purge.rate:g} updates/s")
     if "graphile" in opts.parts:

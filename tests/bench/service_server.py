@@ -42,7 +42,7 @@ from botgateway.wiring import janitor_maintenance
 
 from . import record_handler
 from .loadgen import UPDATE_ID_HEADER
-from .workload import BOT_SLUG
+from .workload import bench_slug
 
 HOST = "127.0.0.1"
 SECRET = "bench-secret"
@@ -56,14 +56,17 @@ DRAIN_POLL_S = 0.005
 KINDS = ("service", "bare", "naive", "aiogram")
 
 
-def bots_yaml(handler_type: str) -> str:
-    return (
-        "bots:\n"
-        f"  - slug: {BOT_SLUG}\n"
+def bots_yaml(handler_type: str, bots: int = 1, *, chat_ordering: bool = False) -> str:
+    """`bots` bots (`bench_slug(0)` ... `bench_slug(bots - 1)`) with one handler type."""
+    ordering = "    chatOrdering: true\n" if chat_ordering else ""
+    return "bots:\n" + "".join(
+        f"  - slug: {bench_slug(n)}\n"
         f'    token: "{TOKEN}"\n'
         f'    webhookSecret: "{SECRET}"\n'
+        f"{ordering}"
         "    handler:\n"
         f"      type: {handler_type}\n"
+        for n in range(bots)
     )
 
 
@@ -81,7 +84,7 @@ def install_record_plugin(root: Path) -> None:
 def service_settings(args: argparse.Namespace, workdir: Path) -> ServiceSettings:
     """What `botgateway serve` would build from this environment and bots file."""
     config = workdir / "bots.yaml"
-    config.write_text(bots_yaml(args.handler))
+    config.write_text(bots_yaml(args.handler, args.bots, chat_ordering=args.chat_ordering))
     env = dict(os.environ)
     env["DATABASE_URL"] = args.database_url
     env["BOTGATEWAY_CONFIG"] = str(config)
@@ -122,7 +125,9 @@ def _recording(service: RunningService) -> Callable[[], Stats]:
     return stats
 
 
-def _draining(service: RunningService, jobs: int, budget_s: float, began: float) -> Stats:
+def _draining(
+    service: RunningService, jobs: int, budget_s: float, began: float
+) -> Callable[[], Stats]:
     """Watch the worker complete `jobs` (counted once their completion committed)."""
     result: Stats = {}
 
@@ -146,7 +151,13 @@ def _draining(service: RunningService, jobs: int, budget_s: float, began: float)
         watching.append(asyncio.create_task(watch(app), name="bench-drain-watch"))
 
     service.app.on_startup.append(start_watching)
-    return result
+
+    def stats() -> Stats:
+        # `processed` live, so a bench driving several processes can sum them.
+        worker = service.app.get(WORKER)
+        return result | {"processed": worker.processed if worker is not None else 0}
+
+    return stats
 
 
 async def run_service(args: argparse.Namespace) -> None:
@@ -162,8 +173,7 @@ async def run_service(args: argparse.Namespace) -> None:
             stats_sources.append(_recording(service))
         began = time.perf_counter()
         if args.drain_jobs:
-            drained = _draining(service, args.drain_jobs, args.budget, began)
-            stats_sources.append(lambda: drained)
+            stats_sources.append(_draining(service, args.drain_jobs, args.budget, began))
 
         async def bench_stats(_: web.Request) -> web.Response:
             merged: Stats = {}
@@ -248,6 +258,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         type=int,
         default=ServiceSettings.database_pool_size,
         help="naive: connections (the service takes DATABASE_POOL_SIZE from its environment)",
+    )
+    parser.add_argument("--bots", type=int, default=1, help="bots in the bots file")
+    parser.add_argument(
+        "--chat-ordering", action="store_true", help="chatOrdering: true for every bot"
     )
     parser.add_argument("--drain-jobs", type=int, default=0)
     parser.add_argument("--budget", type=float, default=0.0, help="drain: seconds (0: no limit)")

@@ -10,6 +10,11 @@ BOT_SLUG = "bench"
 HANDLER_TYPE = "discard"
 
 
+def bench_slug(n: int) -> str:
+    """The n-th bench bot (from 0); the first is `BOT_SLUG`, so one bot is the usual setup."""
+    return BOT_SLUG if n == 0 else f"{BOT_SLUG}-{n}"
+
+
 def update(update_id: int) -> dict[str, Any]:
     """A text message update, about the size of a real one."""
     chat_id = 100_000 + update_id % 64

@@ -72,10 +72,13 @@ def parse(document: object, plugin_types: Collection[str] | None = None) -> Bots
     if not isinstance(entries, list) or not entries:
         raise BotsFileError(None, None, "", "`bots` must be a non-empty list")
     bots: list[BotEntry] = []
+    # A set: a fleet's file lists thousands of bots, and a scan per bot took seconds.
+    slugs: set[str] = set()
     for index, raw in enumerate(entries):
         bot = parse_bot(index, raw, plugin_types)
-        if any(b.slug == bot.slug for b in bots):
+        if bot.slug in slugs:
             raise BotsFileError(index, bot.slug, "slug", "duplicate slug: slugs must be unique")
+        slugs.add(bot.slug)
         bots.append(bot)
     return BotsFile(tuple(bots))
 

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Collection, Iterator, Sequence
@@ -184,8 +185,28 @@ def _seconds(value: timedelta) -> float:
     return value.total_seconds()
 
 
-def _bot_list(bots: Collection[str] | None) -> list[str] | None:
-    return sorted(bots) if bots is not None else None
+def bot_array(bots: Collection[str] | None) -> str | None:
+    """`bots` as one PostgreSQL array literal (None: any bot), sorted, each element quoted.
+
+    The claim takes its bot list as text and casts it to text[] in the server: asyncpg encodes
+    a list parameter element by element in Python (type checks included), which cost a gateway
+    serving 10,000 bots more CPU per claim than the rest of the claim. A worker passes the same
+    frozenset on every claim, so its literal is built once."""
+    if bots is None:
+        return None
+    if isinstance(bots, frozenset):
+        return _cached_bot_array(bots)
+    return _array_literal(bots)
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_bot_array(bots: frozenset[str]) -> str:
+    return _array_literal(bots)
+
+
+def _array_literal(items: Collection[str]) -> str:
+    quoted = (item.replace("\\", "\\\\").replace('"', '\\"') for item in sorted(items))
+    return "{" + ",".join(f'"{item}"' for item in quoted) + "}"
 
 
 def _job(r: asyncpg.Record) -> Job:
@@ -334,7 +355,7 @@ class Store:
         isolated jobs are not among them (see `claim_isolated`)."""
         with _translated("claim"):
             rows = await self._pool.fetch(
-                query("claim"), limit, owner, _seconds(lease), False, _bot_list(bots)
+                query("claim"), limit, owner, _seconds(lease), False, bot_array(bots)
             )
         jobs = [_job(r) for r in rows]
         jobs.sort(key=lambda j: j.id)
@@ -347,14 +368,14 @@ class Store:
         nothing else and will claim nothing more until it settles."""
         with _translated("claim"):
             row = await self._pool.fetchrow(
-                query("claim"), 1, owner, _seconds(lease), True, _bot_list(bots)
+                query("claim"), 1, owner, _seconds(lease), True, bot_array(bots)
             )
         return _job(row) if row is not None else None
 
     async def isolated_due(self, *, bots: Collection[str] | None = None) -> bool:
         """Whether an isolated job (of `bots`, None: any) is waiting to be claimed."""
         with _translated("claim"):
-            return bool(await self._pool.fetchval(query("isolated_due"), _bot_list(bots)))
+            return bool(await self._pool.fetchval(query("isolated_due"), bot_array(bots)))
 
     async def heartbeat(self, owner: str, ids: Sequence[int], lease: timedelta) -> set[int]:
         """Renew leases; returns the ids still held (a missing one was taken back)."""

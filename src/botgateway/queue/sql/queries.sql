@@ -15,7 +15,9 @@ RETURNING bot_slug, update_id;
 -- 0006 as the function gateway_claim, planned with sorting and hash/merge joins off so that its
 -- plan depends neither on planner statistics (a fresh database has none) nor on the values of
 -- its parameters; its comments say why it is shaped so.
-SELECT * FROM gateway_claim($1, $2, $3, $4, $5);
+-- $5 comes as the text of an array literal (store.bot_array: one string, not thousands of
+-- elements to encode in Python).
+SELECT * FROM gateway_claim($1, $2, $3, $4, $5::text::text[]);
 
 -- name: isolated_due
 -- Is an isolated job of these bots (NULL: any) waiting? Busy workers ask now and then, and
@@ -23,7 +25,7 @@ SELECT * FROM gateway_claim($1, $2, $3, $4, $5);
 SELECT EXISTS (
     SELECT 1 FROM gateway_jobs
     WHERE status = 'pending' AND isolated AND next_retry_at <= now()
-      AND ($1::text[] IS NULL OR bot_slug = ANY ($1::text[]))
+      AND ($1::text IS NULL OR bot_slug = ANY ($1::text::text[]))
 );
 
 -- name: heartbeat
