@@ -19,8 +19,9 @@ PURGE_BATCH = 500
 """The most rows one purge statement deletes. Small batches spread the purge's work thinly
 between the webhook's inserts: on a quiet 2-core machine (1M rows under 500 updates/s, one
 `make bench --only purge` each) ingest p99 during the purge was 3.6x quiet with 5,000,
-2.3x with 1,000 and 2.1x with 500, for a purge rate of 180k, 99k and 64k rows/s, far above
-what any ingest rate leaves to purge."""
+2.3-2.4x with 1,000, 2.1-2.4x with 500 and 2.6x with 250 (a purge that long overlaps more
+ingest), for a purge rate of 180k, 99k, 54-64k and 29k rows/s: far above what any ingest
+rate leaves to purge."""
 PURGE_BATCH_TARGET_S = 0.25
 """How long one purge statement (and so any row lock it holds) should take at most: a batch
 that takes longer makes the next one smaller, in proportion, down to PURGE_MIN_BATCH. Rows with
