@@ -40,8 +40,9 @@ COMPLETION_BATCH = 1000
 CLAIM_BATCH = 500
 """The most jobs one claim takes. Claims take this many only for quick handlers (see
 `claim_ahead`); each claim is a round trip and a function call, so bigger ones cost less per
-job: draining no-op jobs at the default concurrency, 500 gave 1.5x the jobs/s of 100 and 1,000
-no more (`make bench`, docs/operations/performance.md)."""
+job: draining no-op jobs at the default concurrency, 500 gave 1.5x the jobs/s of 100 (42k vs
+27k), and 1,000 little more (44k) for twice the jobs a killed worker may have run unrecorded
+(`policy.settle_limit`; docs/operations/performance.md)."""
 
 
 @dataclass(frozen=True)
