@@ -46,7 +46,7 @@ from .graphile_bench import GraphileResults, GraphileSetup
 from .loop_bench import LoopResults, LoopSetup
 from .purge_bench import PurgeResults, PurgeSetup
 from .queue_bench import DrainSetup
-from .report import Comparison, Row, Target, table, write_chart, write_json
+from .report import Comparison, Row, Target, ratios, table, write_chart, write_json
 from .river_bench import RiverSetup
 from .service_bench import Load, ServiceResults, ServiceSetup
 from .workload import Drained
@@ -404,7 +404,7 @@ def fresh_figures(measured: FreshResults, setup: FreshSetup) -> tuple[dict[str, 
         "fresh_db_drain_jobs_per_s": fresh.per_second,
         "analyzed_db_drain_jobs_per_s": analyzed.per_second,
     }
-    results |= {r.metric: r.ratio for r in rows if isinstance(r, Comparison)}
+    results |= ratios(rows)
     return results, rows
 
 
@@ -431,7 +431,7 @@ def defaults_figures(
     for concurrency in measured.drains:
         if concurrency is not None:
             results[f"drain_jobs_per_s_at_concurrency_{concurrency}"] = measured.best(concurrency)
-    results |= {r.metric: r.ratio for r in rows if isinstance(r, Comparison)}
+    results |= ratios(rows)
     return results, rows
 
 
@@ -472,7 +472,7 @@ def graphile_figures(
         "graphile_local_queue_size": theirs.local_queue,
         "graphile_complete_batch_delay_ms": theirs.complete_batch_ms,
     }
-    results |= {r.metric: r.ratio for r in rows if isinstance(r, Comparison)}
+    results |= ratios(rows)
     return results, rows
 
 
@@ -515,7 +515,7 @@ def loop_figures(measured: LoopResults) -> tuple[dict[str, float], list[Row]]:
         results |= load_figures(f"{loop}_ingest", ingest[loop])
         results[f"{loop}_drain_jobs_per_s"] = measured.best_drain(loop)
         results[f"{loop}_drain_server_cpu_us_per_job"] = measured.least_drain_cpu(loop)
-    results |= {r.metric: r.ratio for r in rows if isinstance(r, Comparison)}
+    results |= ratios(rows)
     return results, rows
 
 
@@ -597,7 +597,7 @@ def purge_figures(measured: PurgeResults, setup: PurgeSetup) -> tuple[dict[str, 
             results[f"{prefix}_pg_cpu"] = run.cpu.pg
     results["seed_delete_rows_per_s"] = seed.rows_per_s
     results["seed_delete_lock_ms"] = seed.purged.longest_lock_s * 1000
-    results |= {r.metric: r.ratio for r in rows if isinstance(r, Comparison)}
+    results |= ratios(rows)
     return results, rows
 
 
@@ -687,7 +687,7 @@ def service_figures(
     results["ingest_loadgen_wrk"] = 1.0 if ingest.loadgen == "wrk" else 0.0
     for prefix, load in (("ingest", service), ("bare_aiohttp", bare), ("naive_insert", naive)):
         results |= load_figures(prefix, load)
-    results |= {r.metric: r.ratio for r in rows if isinstance(r, Comparison)}
+    results |= ratios(rows)
     return results, rows
 
 
@@ -784,7 +784,7 @@ async def measure_queue(dbs: Databases, opts: Options) -> tuple[dict[str, float]
         "enqueue_jobs_per_s": enqueue_ours,
         "procrastinate_enqueue_jobs_per_s": enqueue_procrastinate,
     }
-    results |= {c.metric: c.ratio for c in comparisons if isinstance(c, Comparison)}
+    results |= ratios(comparisons)
     return results, comparisons
 
 

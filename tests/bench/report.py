@@ -111,6 +111,11 @@ def table(comparisons: Sequence[Row]) -> str:
     return "\n".join([line(header), rule, *(line(r) for r in rows)])
 
 
+def ratios(rows: Sequence[Row]) -> dict[str, float]:
+    """Each comparison's ratio under its key, as results.json holds them."""
+    return {r.metric: r.ratio for r in rows if isinstance(r, Comparison)}
+
+
 def write_json(path: Path, results: Mapping[str, float]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(dict(results), indent=2, sort_keys=True) + "\n")

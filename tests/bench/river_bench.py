@@ -25,7 +25,7 @@ from tests.support import seed as seed_support
 from . import defaults_bench, queue_bench
 from .databases import Databases, count, settle
 from .gobuild import cached_build, go_build
-from .report import Comparison, Row
+from .report import Comparison, Row, ratios
 from .service_bench import ServiceSetup, server_tree_cpu
 from .sweep import Sweep
 from .workload import Drained
@@ -379,5 +379,5 @@ def figures(results: RiverResults, setup: RiverSetup) -> tuple[dict[str, float],
                 max(results.river_insert["update"]),
             )
         )
-    out |= {r.metric: r.ratio for r in rows if isinstance(r, Comparison)}
+    out |= ratios(rows)
     return out, rows
