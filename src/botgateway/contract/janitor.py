@@ -15,6 +15,9 @@ class JanitorResult:
     purged: int = 0
     recovered: int = 0
     dead_lettered: int = 0
+    unparked: int = 0
+    """Jobs parked behind their chat with nothing left to unpark them, made due (a safety net:
+    0 unless something other than this package finished jobs)."""
     purge_batches: int = 0
     purge_longest_batch_s: float = 0.0
     """The longest purge statement, round trip included: an upper bound on how long the purge
@@ -30,7 +33,9 @@ class JanitorResult:
         batches = f"{self.purge_batches} batch(es)"
         if self.purge_batches:
             batches += f" (longest {self.purge_longest_batch_s * 1000:.0f} ms)"
+        unparked = f", unparked {self.unparked}" if self.unparked else ""
         return (
             f"janitor: purged {self.purged} done job(s) in {batches}, "
             f"recovered {self.recovered} stuck job(s), dead-lettered {self.dead_lettered}"
+            f"{unparked}"
         )

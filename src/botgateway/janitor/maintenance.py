@@ -130,6 +130,7 @@ async def run_once(
             if requeued + dead_lettered < recover_batch:
                 break
             await lease.keep()
+        unparked = await _unpark_stalled(store, limit=recover_batch)
         purged = await _purge(
             store,
             settings,
@@ -143,6 +144,7 @@ async def run_once(
             purged=purged.rows,
             recovered=recovered,
             dead_lettered=dead,
+            unparked=unparked,
             purge_batches=purged.batches,
             purge_longest_batch_s=purged.longest_s,
             purge_seconds=purged.seconds,
@@ -150,6 +152,19 @@ async def run_once(
         )
         await record(store, result, runner)
         return result
+
+
+async def _unpark_stalled(store: Store, *, limit: int) -> int:
+    """The safety net of per-chat ordering: while only this package finishes jobs it finds
+    nothing, so finding something is worth a warning (their chats waited for this round)."""
+    unparked = await store.unpark_stalled(limit)
+    if unparked:
+        log.warning(
+            "made due jobs parked behind a chat's finished update: something finished jobs "
+            "in gateway_jobs without handing on (the seed's worker, SQL by hand?)",
+            extra={"jobs": unparked},
+        )
+    return unparked
 
 
 def janitor_lease_ttl(settings: QueueSettings) -> timedelta:

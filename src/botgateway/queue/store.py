@@ -490,6 +490,13 @@ class Store:
             )
         return int(status.rsplit(" ", 1)[1])
 
+    async def unpark_stalled(self, limit: int) -> int:
+        """Make due up to `limit` parked jobs whose chat has nothing left to unpark them (see
+        migration 0008); returns how many. Zero unless another writer finished jobs."""
+        with _translated("unpark"):
+            status = await self._pool.execute(query("unpark_stalled"), limit)
+        return int(status.rsplit(" ", 1)[1])
+
     async def record_janitor_round(
         self,
         runner: str,

@@ -37,14 +37,21 @@ WHERE id = ANY($1::bigint[]) AND lease_owner = $2 AND status = 'running'
 RETURNING id;
 
 -- name: complete_many
--- Only a job the caller still holds (owner and attempt match) is completed.
-UPDATE gateway_jobs g
-SET status = 'done', updated_at = now(), last_error = NULL,
-    lease_owner = NULL, lease_expires_at = NULL
-FROM unnest($1::bigint[], $2::int[]) AS held(id, attempts)
-WHERE g.id = held.id AND g.attempts = held.attempts
-  AND g.lease_owner = $3 AND g.status = 'running'
-RETURNING g.id;
+-- Only a job the caller still holds (owner and attempt match) is completed. The next job of
+-- each of their chats comes due (migration 0008; not called without chats).
+WITH done AS (
+    UPDATE gateway_jobs g
+    SET status = 'done', updated_at = now(), last_error = NULL,
+        lease_owner = NULL, lease_expires_at = NULL
+    FROM unnest($1::bigint[], $2::int[]) AS held(id, attempts)
+    WHERE g.id = held.id AND g.attempts = held.attempts
+      AND g.lease_owner = $3 AND g.status = 'running'
+    RETURNING g.id, g.bot_slug, g.chat_key
+), handed_on AS (
+    SELECT gateway_unpark_heads(array_agg(bot_slug), array_agg(chat_key))
+    FROM done WHERE chat_key IS NOT NULL
+)
+SELECT done.id FROM done, handed_on;
 
 -- name: retry
 -- The worker survived the attempt, so the job no longer needs to run alone.
@@ -64,11 +71,18 @@ WHERE id = $1 AND attempts = $2 AND lease_owner = $3 AND status = 'running'
 RETURNING id;
 
 -- name: dead_letter
-UPDATE gateway_jobs
-SET status = 'dead', last_error = $4, updated_at = now(),
-    lease_owner = NULL, lease_expires_at = NULL
-WHERE id = $1 AND attempts = $2 AND lease_owner = $3 AND status = 'running'
-RETURNING id;
+-- The next job of its chat comes due, as in complete_many.
+WITH dead AS (
+    UPDATE gateway_jobs
+    SET status = 'dead', last_error = $4, updated_at = now(),
+        lease_owner = NULL, lease_expires_at = NULL
+    WHERE id = $1 AND attempts = $2 AND lease_owner = $3 AND status = 'running'
+    RETURNING id, bot_slug, chat_key
+), handed_on AS (
+    SELECT gateway_unpark_heads(array_agg(bot_slug), array_agg(chat_key))
+    FROM dead WHERE chat_key IS NOT NULL
+)
+SELECT dead.id FROM dead, handed_on;
 
 -- name: release
 -- Hand held jobs back as pending. $4 is 1 when the attempt is given back (a job that never
@@ -98,12 +112,49 @@ FOR UPDATE SKIP LOCKED;
 -- Apply the janitor's decisions for one batch in one statement: back to pending now, or dead.
 -- Either way the job is isolated: its worker was lost holding it, and it may be what killed
 -- that worker, so it runs alone from now on (see claim_isolated), also if requeued from dead.
+-- The next job of each dead one's chat comes due, as in complete_many.
+WITH settled AS (
+    UPDATE gateway_jobs g
+    SET status = d.status, last_error = d.error, updated_at = now(),
+        next_retry_at = CASE WHEN d.status = 'pending' THEN now() ELSE g.next_retry_at END,
+        lease_owner = NULL, lease_expires_at = NULL, isolated = true
+    FROM unnest($1::bigint[], $2::text[], $3::text[]) AS d(id, status, error)
+    WHERE g.id = d.id AND g.status = 'running'
+    RETURNING g.status, g.bot_slug, g.chat_key
+)
+SELECT gateway_unpark_heads(array_agg(bot_slug), array_agg(chat_key))
+FROM settled WHERE status = 'dead' AND chat_key IS NOT NULL;
+
+-- name: unpark_stalled
+-- The janitor's safety net for per-chat ordering (migration 0008): a parked job that the claim's
+-- per-chat check would let through has nothing left to unpark it (another writer finished the
+-- jobs ahead of it without handing on); it becomes due from when it arrived. Reads only the
+-- parked jobs, at the due index's far end, each with the claim's per-chat check (a function
+-- holding it would not be inlined, its probes being subqueries: one call per row).
 UPDATE gateway_jobs g
-SET status = d.status, last_error = d.error, updated_at = now(),
-    next_retry_at = CASE WHEN d.status = 'pending' THEN now() ELSE g.next_retry_at END,
-    lease_owner = NULL, lease_expires_at = NULL, isolated = true
-FROM unnest($1::bigint[], $2::text[], $3::text[]) AS d(id, status, error)
-WHERE g.id = d.id AND g.status = 'running';
+SET next_retry_at = g.created_at
+WHERE g.id = ANY (ARRAY(
+    SELECT p.id FROM gateway_jobs p
+    WHERE p.status = 'pending'
+      AND p.next_retry_at = 'infinity'
+      AND (p.chat_key IS NULL OR (
+            NOT EXISTS (
+                SELECT 1 FROM gateway_jobs e
+                WHERE e.bot_slug = p.bot_slug
+                  AND e.chat_key = p.chat_key
+                  AND e.update_id < p.update_id
+                  AND e.chat_key IS NOT NULL
+                  AND e.status IN ('pending', 'running'))
+            AND NOT EXISTS (
+                SELECT 1 FROM gateway_jobs r
+                WHERE r.bot_slug = p.bot_slug
+                  AND r.chat_key = p.chat_key
+                  AND r.chat_key IS NOT NULL
+                  AND r.status = 'running')))
+    LIMIT $1
+    FOR UPDATE SKIP LOCKED
+))
+  AND NOT isfinite(g.next_retry_at);
 
 -- name: purge_done_batch
 -- One bounded batch, oldest first through the partial index, so no statement locks for long.
