@@ -251,8 +251,9 @@ async def cmd_jobs_retry(args: argparse.Namespace) -> int:
 
 
 def _job_fields(job: JobSummary) -> dict[str, object]:
-    """A job for --json: `next_retry_at` is null unless the job is pending, as in the table."""
-    return {**asdict(job), "next_retry_at": next_retry(job)}
+    """A job for --json: `next_retry_at` is null unless the job is pending (and not waiting for
+    its chat), as in the table."""
+    return {**asdict(job), "next_retry_at": next_retry(job), "waits_for_chat": job.waits_for_chat}
 
 
 def _json_default(value: object) -> str:

@@ -44,10 +44,17 @@ def when(value: datetime | None) -> str | None:
     return value.strftime(TIME_FORMAT) if value is not None else None
 
 
+WAITS_FOR_CHAT = "after its chat's earlier update"
+
+
 def next_retry(job: JobSummary) -> datetime | None:
     """Only a pending job has a next try: a done or dead job is never tried again, and a running
-    one is held by a lease."""
-    return job.next_retry_at if job.status == "pending" else None
+    one is held by a lease. A job waiting for its chat has no time yet."""
+    return job.next_retry_at if job.status == "pending" and not job.waits_for_chat else None
+
+
+def next_retry_text(job: JobSummary) -> str | None:
+    return WAITS_FOR_CHAT if job.waits_for_chat else when(next_retry(job))
 
 
 def job_row(job: JobSummary) -> list[object]:
@@ -59,7 +66,7 @@ def job_row(job: JobSummary) -> list[object]:
         job.update_id,
         job.status,
         job.attempts,
-        when(next_retry(job)),
+        next_retry_text(job),
         error,
     ]
 
@@ -77,7 +84,7 @@ def render_job(job: JobDetail) -> str:
         ("handler", job.handler_type),
         ("status", job.status),
         ("attempts", job.attempts),
-        ("next retry", when(next_retry(job))),
+        ("next retry", next_retry_text(job)),
         ("lease holder", lease),
         ("chat key", job.chat_key),
         ("runs alone", "yes (taken back from a lost worker)" if job.isolated else "no"),

@@ -65,3 +65,11 @@ def test_a_job_in_full_has_its_payload_pretty_printed_and_its_error_whole() -> N
         'payload\n    {\n      "update_id": 1001,\n      "message": {\n'
         '        "text": "hi"\n      }\n    }'
     )
+
+
+def test_a_job_waiting_for_its_chat_says_so_instead_of_a_time() -> None:
+    parked = job("pending", next_retry_at=datetime.max.replace(tzinfo=UTC))
+    assert parked.waits_for_chat
+    assert job_row(parked)[5] == "after its chat's earlier update"
+    assert "next retry    after its chat's earlier update" in render_job(parked)
+    assert not job("pending").waits_for_chat

@@ -1,7 +1,7 @@
 """Plain data the queue hands to and takes from its users."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import MAXYEAR, datetime
 from typing import Literal
 
 STATUSES = ("pending", "running", "done", "dead")
@@ -69,6 +69,12 @@ class JobSummary:
     last_error: str | None
     created_at: datetime
     updated_at: datetime
+
+    @property
+    def waits_for_chat(self) -> bool:
+        """Parked behind an earlier update of its chat (chatOrdering, migration 0008): due
+        'infinity' until that one finishes. The driver reads 'infinity' as the latest datetime."""
+        return self.status == "pending" and self.next_retry_at.year == MAXYEAR
 
 
 @dataclass(frozen=True)
