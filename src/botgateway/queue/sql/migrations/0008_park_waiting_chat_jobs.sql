@@ -1,5 +1,5 @@
--- Per-chat ordering without walking the waiting jobs: a pending job whose chat has an earlier
--- update unfinished is parked, due at 'infinity', past the end of every claim's range.
+-- Per-chat ordering without walking the waiting jobs: a pending job with two or more jobs of
+-- its chat ahead is parked, due at 'infinity', past the end of every claim's range.
 --
 -- Before, a waiting job stayed due and sat in the due index with the others, so every claim of
 -- every worker stepped over all the waiting jobs of every busy chat, each at the cost of a
@@ -129,13 +129,15 @@ $$;
 -- FOR SHARE on the jobs found: while this transaction is open, they cannot finish (a completion
 -- waits for us), so whoever finishes one afterwards sees this job committed, and the unparking
 -- below reaches it in turn. With two jobs ahead, at least one of them is pending (a chat runs
--- one job at a time), so it is claimed, and finished, only after this insert committed. SKIP LOCKED: a job being finished right now (locked by its
--- completion) counts as finished, so this job stays due, and an insert never waits for a
--- completion (a group insert and a group completion over the same chats cannot deadlock).
+-- one job at a time), so it is claimed, and finished, only after this insert committed.
+-- SKIP LOCKED: a job being finished right now (locked by its completion) counts as finished, so
+-- this job stays due, and an insert never waits for a completion (a group insert and a group
+-- completion over the same chats cannot deadlock).
 -- VOLATILE (the default): in READ COMMITTED each query here takes a fresh snapshot, so it sees
 -- whatever committed before it; and in a multi-row INSERT it sees the rows before it, so a batch
 -- of one chat's updates parks all but the first two.
-CREATE OR REPLACE FUNCTION gateway_jobs_park() RETURNS trigger
+CREATE OR REPLACE FUNCTION gateway_chat_jobs_ahead(bot text, chat text, update bigint)
+RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
     ahead integer;
@@ -143,9 +145,9 @@ BEGIN
     SELECT count(*) INTO ahead FROM (
         SELECT 1
         FROM gateway_jobs e
-        WHERE e.bot_slug = NEW.bot_slug
-          AND e.chat_key = NEW.chat_key
-          AND e.update_id < NEW.update_id
+        WHERE e.bot_slug = bot
+          AND e.chat_key = chat
+          AND e.update_id < update
           AND e.status IN ('pending', 'running')
         LIMIT 2
         FOR SHARE SKIP LOCKED) AS earlier;
@@ -154,14 +156,21 @@ BEGIN
         SELECT ahead + count(*) INTO ahead FROM (
             SELECT 1
             FROM gateway_jobs r
-            WHERE r.bot_slug = NEW.bot_slug
-              AND r.chat_key = NEW.chat_key
-              AND r.update_id > NEW.update_id
+            WHERE r.bot_slug = bot
+              AND r.chat_key = chat
+              AND r.update_id > update
               AND r.status = 'running'
             LIMIT 1
             FOR SHARE SKIP LOCKED) AS running_later;
     END IF;
-    IF ahead >= 2 THEN
+    RETURN ahead;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION gateway_jobs_park() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF gateway_chat_jobs_ahead(NEW.bot_slug, NEW.chat_key, NEW.update_id) >= 2 THEN
         NEW.next_retry_at := 'infinity';
     END IF;
     RETURN NEW;
@@ -252,24 +261,11 @@ CREATE TRIGGER gateway_jobs_unpark_after_delete
     EXECUTE FUNCTION gateway_jobs_unpark_next();
 
 -- Jobs already waiting when this runs, by the same rule (CREATE TRIGGER locked the table
--- against writes until the migration commits). Only due ones: a job waiting out a retry's
--- backoff keeps its time.
+-- against writes until the migration commits, so the rule's locks change nothing here). Only
+-- due ones: a job waiting out a retry's backoff keeps its time.
 UPDATE gateway_jobs j
 SET next_retry_at = 'infinity'
 WHERE j.status = 'pending'
   AND j.next_retry_at <= now()
   AND j.chat_key IS NOT NULL
-  AND (SELECT count(*) FROM (
-            SELECT 1 FROM gateway_jobs e
-            WHERE e.bot_slug = j.bot_slug
-              AND e.chat_key = j.chat_key
-              AND e.update_id < j.update_id
-              AND e.status IN ('pending', 'running')
-            LIMIT 2) AS earlier)
-    + (SELECT count(*) FROM (
-            SELECT 1 FROM gateway_jobs r
-            WHERE r.bot_slug = j.bot_slug
-              AND r.chat_key = j.chat_key
-              AND r.update_id > j.update_id
-              AND r.status = 'running'
-            LIMIT 1) AS running_later) >= 2;
+  AND gateway_chat_jobs_ahead(j.bot_slug, j.chat_key, j.update_id) >= 2;
