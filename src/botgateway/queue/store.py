@@ -181,6 +181,11 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def _rows_changed(status: str) -> int:
+    """The row count of a command tag such as `UPDATE 3` or `DELETE 500`."""
+    return int(status.rsplit(" ", 1)[1])
+
+
 def _seconds(value: timedelta) -> float:
     return value.total_seconds()
 
@@ -488,14 +493,14 @@ class Store:
             status = await self._pool.execute(
                 query("purge_done_batch"), _seconds(older_than), limit
             )
-        return int(status.rsplit(" ", 1)[1])
+        return _rows_changed(status)
 
     async def unpark_stalled(self, limit: int) -> int:
         """Make due up to `limit` parked jobs whose chat has nothing left to unpark them (see
         migration 0008); returns how many. Zero unless another writer finished jobs."""
         with _translated("unpark"):
             status = await self._pool.execute(query("unpark_stalled"), limit)
-        return int(status.rsplit(" ", 1)[1])
+        return _rows_changed(status)
 
     async def record_janitor_round(
         self,
