@@ -116,8 +116,14 @@ def describe(curve: Curve) -> str:
         if curve.controls:
             small = curve.reference(point.x)
             control = f"  (control: {', '.join(f'{r:,.0f}' for r in small.rates)})"
+        # The ingest curves time a client call and measure no CPU.
+        cpu = (
+            f"{point.gateway_us:>13.0f}  {point.postgres_us:>4.0f}"
+            if point.gateway_us or point.postgres_us
+            else f"{'-':>13}  {'-':>4}"
+        )
         lines.append(
             f"{point.x:>24,}  {point.best:>11,.0f}  {curve.vs_first(point.x):>9.2f}x  "
-            f"{point.gateway_us:>13.0f}  {point.postgres_us:>4.0f}  {rounds}{control}{mark}"
+            f"{cpu}  {rounds}{control}{mark}"
         )
     return "\n".join(lines)

@@ -318,12 +318,19 @@ async def small_case(
         return await drain(dbs, url, service, setup, log_dir, Backlog(), tag="rows-control")
 
 
-async def ingest(url: str, first_id: int, jobs: int) -> float:
+async def ingest(url: str, first_id: int, jobs: int, chats: int = 0) -> float:
     """jobs/s stored by `Store.enqueue_many` in batches of ENQUEUE_BATCH, for a bot no service
-    serves; the rows are deleted again (the settle that follows vacuums them)."""
+    serves, with chats > 0 spread over that many chats with ordering on; the rows are deleted
+    again (the settle that follows vacuums them)."""
     batches = [
         [
-            NewJob(INGEST_SLUG, HANDLER_TYPE, first_id + n, json.dumps(update(first_id + n)))
+            NewJob(
+                INGEST_SLUG,
+                HANDLER_TYPE,
+                first_id + n,
+                json.dumps(update(first_id + n)),
+                chat_key=str((first_id + n) % chats) if chats else None,
+            )
             for n in range(start, start + size)
         ]
         for start, size in chunks(jobs, ENQUEUE_BATCH)
@@ -374,6 +381,20 @@ async def interleaved_curve(
             points = with_round(points, x, *_rate_and_cpu(drained))
             say(f"{name} curve, round {round_}, {x_label} {x:,}: {_said(drained)}")
     return Curve(name, x_label, points)
+
+
+async def ordering_ingest_curve(dbs: Databases, setup: CurvesSetup, say: Say) -> Curve:
+    """`Store.enqueue_many` with chatOrdering off (0) and over each number of chats, each point
+    once per round on a fresh database, as the drains are: what parking new jobs costs."""
+    points: tuple[Point, ...] = ()
+    xs = (0, *setup.chats)
+    for round_ in range(1, setup.rounds + 1):
+        for chats in xs:
+            async with dbs.fresh() as url:
+                stored = await ingest(url, BACKLOG_FIRST_ID, setup.jobs, chats)
+            points = with_round(points, chats, stored)
+            say(f"ordering ingest, round {round_}, {chats:,} chats: {stored:,.0f} jobs/s")
+    return Curve("ordering_ingest", "chats, ordering on (0: off; ingest)", points)
 
 
 def backlog_for(name: str, setup: CurvesSetup) -> int:
@@ -454,6 +475,8 @@ async def measure(
             curves[name] = await interleaved_curve(
                 name, x_label, xs, dbs, run, service, log_dir, say, _point_args
             )
+    if "ordering" in setup.curves:
+        curves["ordering_ingest"] = await ordering_ingest_curve(dbs, setup, say)
     e2e = None
     if "cpu" in setup.curves:
         e2e = await end_to_end(dbs, setup, service, log_dir)
@@ -485,6 +508,12 @@ RATIOS = (
         "ordering",
         "drain_ordering_10k_chats_vs_off",
         "drain, chatOrdering on over {top:,} chats vs off",
+        None,
+    ),
+    (
+        "ordering_ingest",
+        "ingest_ordering_10k_chats_vs_off",
+        "ingest (enqueue_many), chatOrdering on over {top:,} chats vs off",
         None,
     ),
 )

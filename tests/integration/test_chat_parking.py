@@ -1,4 +1,5 @@
-"""Per-chat ordering parks a chat's later updates (migration 0008) and unparks them in turn.
+"""Per-chat ordering parks a chat's later updates (migrations 0008 and 0009) and unparks them in
+turn.
 
 A parked job is due at 'infinity', out of every claim's reach, so a busy chat's backlog costs
 the claims of other chats nothing; what matters to users is that it still runs, in update order,
@@ -106,6 +107,35 @@ async def test_a_requeued_dead_job_waits_parked_behind_its_chats_earlier_updates
     [second] = await store.claim("w", 10, LEASE)
     assert second.update_id == 2
     await store.complete_many("w", [second.held])
+    assert await claimed_ids(store) == [3]
+
+
+async def test_a_chat_requeued_at_once_parks_all_but_its_first_two(
+    store: Store, rows: Rows
+) -> None:
+    await store.enqueue_many([update(1), update(2), update(3), update(4)])
+    for _ in range(4):
+        [job] = await store.claim("w", 10, LEASE)
+        assert await store.dead_letter("w", job, "gave up")
+    assert await parked(rows) == []
+
+    await store.requeue_dead()
+    assert await parked(rows) == [3, 4]
+    assert await claimed_ids(store) == [1]
+
+
+async def test_redeliveries_of_finished_updates_in_a_batch_hold_nothing_back(
+    store: Store, rows: Rows
+) -> None:
+    """Telegram redelivers updates 1 and 2, already done, in one batch with update 3: the
+    redeliveries are dropped, so nothing is ahead of 3 and it must not wait for them."""
+    await store.enqueue_many([update(1), update(2)])
+    for _ in range(2):
+        [job] = await store.claim("w", 10, LEASE)
+        await store.complete_many("w", [job.held])
+
+    assert await store.enqueue_many([update(1), update(2), update(3)]) == {("support", 3)}
+    assert await parked(rows) == []
     assert await claimed_ids(store) == [3]
 
 

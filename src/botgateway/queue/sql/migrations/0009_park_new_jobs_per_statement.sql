@@ -1,0 +1,120 @@
+-- New jobs are parked once per statement, not once per row; 0008's rule and its locking stay.
+--
+-- 0008's BEFORE INSERT row trigger ran gateway_chat_jobs_ahead for every new job with a chat
+-- key: one or two queries from plpgsql per row, each with its own executor start and snapshot.
+-- Measured with enqueue_many in batches of 1,000 (10,000 chats), that stored 8k jobs/s against
+-- 33k with no parking at all; the probes' row locks were not the cost (8k without them too).
+--
+-- Now one set-based UPDATE (gateway_park_waiting) parks a statement's new jobs: an AFTER INSERT
+-- statement trigger hands it the ids from its transition table. With 10,000 chats a batch stores
+-- as fast as with no parking; with 100 chats, where almost every new job is parked, at about
+-- 0.6x: each parked row is written a second time. Jobs without a chat key pay for the
+-- transition table only, which measured within noise.
+--
+-- Why this is as safe as the row trigger (0008 gives the locking argument; it carries over):
+--   - the UPDATE runs after the statement's inserts, so a batch's own earlier jobs of a chat
+--     count as ahead, as they did row by row; only rows really inserted are in the transition
+--     table (a redelivery dropped by ON CONFLICT is not, and counts for nothing);
+--   - its query takes one fresh snapshot (READ COMMITTED) after the inserts instead of one per
+--     row: a job ahead that finished since is seen finished, or is locked by its completion
+--     and skipped, or (finished after the snapshot) rechecked by the row lock and left out;
+--     each way the new job stays due, which costs at most a step over it;
+--   - the jobs ahead that it counts stay share-locked until this transaction commits, so their
+--     completions, which hand on to the next job, see the parked one.
+-- New jobs are due between the insert and the UPDATE, but only inside the inserting
+-- transaction: nobody else can see, let alone claim, them before it commits.
+--
+-- A job requeued from done or dead is parked by the same function, per row (rare, and a
+-- statement trigger on UPDATE would copy every claim's and heartbeat's rows; see 0008).
+
+-- The jobs among `ids` that are pending with two or more jobs of their chat ahead (unfinished
+-- with an earlier update, or running) are parked; returns how many. The job next in line is left
+-- due (0008 says why). VOLATILE: it sees the caller's rows and what committed before it ran.
+-- STRICT: called with no ids (array_agg over nothing is NULL), it does not run.
+--
+-- The jobs are updated by primary key alone, as gateway_unpark_heads does and for the same
+-- reason: a planner without statistics must not read the due index instead.
+CREATE OR REPLACE FUNCTION gateway_park_waiting(ids bigint[]) RETURNS integer
+LANGUAGE sql
+VOLATILE
+STRICT
+AS $$
+WITH parked AS (
+    UPDATE gateway_jobs j
+    SET next_retry_at = 'infinity'
+    WHERE j.id = ANY (ARRAY(
+        SELECT n.id
+        FROM gateway_jobs n
+        CROSS JOIN LATERAL (
+            SELECT count(*) AS jobs
+            FROM (SELECT 1
+                  FROM gateway_jobs e
+                  WHERE e.bot_slug = n.bot_slug
+                    AND e.chat_key = n.chat_key
+                    AND e.update_id < n.update_id
+                    AND e.status IN ('pending', 'running')
+                  LIMIT 2
+                  FOR SHARE SKIP LOCKED) AS found) AS earlier
+        WHERE n.id = ANY (ids)
+          AND n.chat_key IS NOT NULL
+          AND n.status = 'pending'
+          AND earlier.jobs + CASE
+                -- An earlier update arriving late also waits for a later one already running.
+                WHEN earlier.jobs = 1 THEN (
+                    SELECT count(*)
+                    FROM (SELECT 1
+                          FROM gateway_jobs r
+                          WHERE r.bot_slug = n.bot_slug
+                            AND r.chat_key = n.chat_key
+                            AND r.update_id > n.update_id
+                            AND r.status = 'running'
+                          LIMIT 1
+                          FOR SHARE SKIP LOCKED) AS found)
+                ELSE 0
+              END >= 2))
+    RETURNING 1
+)
+SELECT count(*)::integer FROM parked;
+$$;
+
+CREATE OR REPLACE FUNCTION gateway_jobs_park_inserted() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM gateway_park_waiting(ARRAY(SELECT id FROM inserted WHERE chat_key IS NOT NULL));
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION gateway_jobs_park_requeued() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM gateway_park_waiting(ARRAY[NEW.id]);
+    RETURN NULL;
+END
+$$;
+
+DROP TRIGGER IF EXISTS gateway_jobs_park_new ON gateway_jobs;
+DROP TRIGGER IF EXISTS gateway_jobs_park_requeued ON gateway_jobs;
+
+-- With ordering off it runs all the same (a statement trigger has no WHEN on the new rows),
+-- finds no chat key and calls nothing.
+CREATE TRIGGER gateway_jobs_park_inserted
+    AFTER INSERT ON gateway_jobs
+    REFERENCING NEW TABLE AS inserted
+    FOR EACH STATEMENT
+    EXECUTE FUNCTION gateway_jobs_park_inserted();
+
+-- AFTER, not BEFORE as in 0008: the function updates the row, so the row must be there. Every
+-- job a statement requeues sees the others, so a chat requeued at once parks all but its first
+-- two, whatever order the rows were updated in.
+CREATE TRIGGER gateway_jobs_park_requeued
+    AFTER UPDATE OF status ON gateway_jobs
+    FOR EACH ROW
+    WHEN (NEW.chat_key IS NOT NULL
+          AND OLD.status IN ('done', 'dead')
+          AND NEW.status = 'pending')
+    EXECUTE FUNCTION gateway_jobs_park_requeued();
+
+-- 0008's row-by-row rule, now unused (its backfill ran before this).
+DROP FUNCTION IF EXISTS gateway_jobs_park();
+DROP FUNCTION IF EXISTS gateway_chat_jobs_ahead(text, text, bigint);
