@@ -286,8 +286,19 @@ def _secret_matches(expected: str, given: list[str]) -> bool:
     )
 
 
+_PLAIN_JSON = frozenset({"application/json", "application/json; charset=utf-8"})
+"""What Telegram sends: taken without parsing the header or looking for codings."""
+
+
 def _content_refusal(request: web.Request) -> str | None:
     """Why the body's declared type or coding is not one we take, or None."""
+    headers = request.headers
+    if (
+        headers.get(hdrs.CONTENT_TYPE) in _PLAIN_JSON
+        and hdrs.CONTENT_ENCODING not in headers
+        and hdrs.TRANSFER_ENCODING not in headers
+    ):
+        return None
     charset = request.charset
     if request.content_type != "application/json" or (
         charset is not None and charset.lower() not in ("utf-8", "utf8")
