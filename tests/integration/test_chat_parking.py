@@ -168,6 +168,29 @@ async def test_the_janitor_unparks_a_chat_that_nothing_else_would(
     assert (await run_once(store, queue_settings)).unparked == 0
 
 
+async def test_the_janitor_unparks_only_each_stalled_chats_first_parked_job(
+    store: Store, rows: Rows, queue_settings: QueueSettings
+) -> None:
+    """Chats a and b are stalled (their heads finished by hand); chat c is not (its next job
+    is due); jobs parked by hand without a chat key wait for nothing. The janitor makes due the
+    first parked job of a and of b, and the keyless ones, and nothing else."""
+    await store.enqueue_many(
+        [update(n, "a") for n in (1, 2, 3, 4)]
+        + [update(n, "b") for n in (11, 12, 13, 14)]
+        + [update(n, "c") for n in (21, 22, 23)]
+        + [update(31, None), update(32, None)]
+    )
+    await rows.execute(
+        "UPDATE gateway_jobs SET status = 'done' WHERE update_id IN (1, 2, 11, 12, 21)"
+    )
+    await rows.execute("UPDATE gateway_jobs SET next_retry_at = 'infinity' WHERE update_id > 30")
+    assert await parked(rows) == [3, 4, 13, 14, 23, 31, 32]
+
+    assert (await run_once(store, queue_settings)).unparked == 4
+
+    assert await parked(rows) == [4, 14, 23]
+
+
 INSERT_UPDATE_3 = (
     "INSERT INTO gateway_jobs (bot_slug, handler_type, update_id, payload, chat_key)"
     " VALUES ('support', 'discard', 3, '{}', 'a')"
