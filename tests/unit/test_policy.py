@@ -9,6 +9,7 @@ from botgateway.queue.policy import (
     backoff_delay,
     decide_failure,
     decide_interrupted,
+    parked_in_batch,
     truncate_error,
     with_jitter,
 )
@@ -121,3 +122,19 @@ def test_a_job_cut_off_again_while_running_alone_is_charged_and_ends_dead() -> N
     dead = decide_interrupted(attempts=5, max_attempts=5, running_alone=True)
     assert isinstance(dead, DeadLetter)
     assert "attempt 5 of 5" in dead.error
+
+
+def test_a_batch_parks_each_chats_updates_after_its_first_two() -> None:
+    keys = [
+        ("bot", "a"),
+        ("bot", "b"),
+        ("bot", "a"),
+        ("bot", None),
+        ("bot", "a"),
+        ("other", "a"),
+        ("bot", None),
+        ("bot", None),
+        ("bot", "a"),
+    ]
+    # Chats are per bot, and updates without a chat key never wait.
+    assert parked_in_batch(keys) == [False, False, False, False, True, False, False, False, True]

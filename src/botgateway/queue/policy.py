@@ -195,3 +195,27 @@ def claim_ahead(
 def smoothed(previous: float | None, sample: float, weight: float = 0.2) -> float:
     """An exponentially weighted moving average: recent samples count most, one outlier little."""
     return sample if previous is None else previous + weight * (sample - previous)
+
+
+PARK_BEHIND = 2
+"""A job with this many jobs of its chat ahead is parked (migrations 0008 and 0009 hold the same
+number: `>= 2` in gateway_park_waiting)."""
+
+
+def parked_in_batch(keys: Sequence[tuple[str, str | None]]) -> list[bool]:
+    """For (bot, chat key) pairs in update order: which jobs have PARK_BEHIND or more of their
+    chat ahead of them within the batch itself.
+
+    A hint the insert writes, so that a backlog arriving in batches is parked as it is stored
+    rather than stored due and written again; the database checks every new job all the same
+    (jobs already in the table count too, and a redelivery in the batch counts for nothing)."""
+    seen: dict[tuple[str, str], int] = {}
+    parked = []
+    for bot, chat in keys:
+        if chat is None:
+            parked.append(False)
+            continue
+        ahead = seen.get((bot, chat), 0)
+        seen[(bot, chat)] = ahead + 1
+        parked.append(ahead >= PARK_BEHIND)
+    return parked

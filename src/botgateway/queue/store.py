@@ -27,6 +27,7 @@ from .jobs import (
     StuckJob,
 )
 from .migrations import Migration, load_migrations, pending_migrations
+from .policy import parked_in_batch
 from .queries import query
 from .settings import DatabaseSettings, Pooler
 
@@ -335,6 +336,12 @@ class Store:
         if not jobs:
             return set()
         ordered = sorted(jobs, key=lambda j: (j.bot_slug, j.update_id))
+        chat_keys = [j.chat_key for j in ordered]
+        parked = (
+            parked_in_batch([(j.bot_slug, j.chat_key) for j in ordered])
+            if any(key is not None for key in chat_keys)
+            else None
+        )
         with _translated("enqueue"):
             rows = await self._pool.fetch(
                 query("enqueue_many"),
@@ -342,7 +349,8 @@ class Store:
                 [j.handler_type for j in ordered],
                 [j.update_id for j in ordered],
                 [j.payload for j in ordered],
-                [j.chat_key for j in ordered],
+                chat_keys,
+                parked,
             )
         return {(r["bot_slug"], r["update_id"]) for r in rows}
 

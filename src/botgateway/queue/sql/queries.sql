@@ -4,8 +4,14 @@
 -- name: enqueue_many
 -- Idempotent on (bot_slug, update_id): a redelivery is dropped by ON CONFLICT and is not returned.
 -- Callers pass rows sorted by key so concurrent batches lock in one order and cannot deadlock.
-INSERT INTO gateway_jobs (bot_slug, handler_type, update_id, payload, chat_key)
-SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]::jsonb[], $5::text[])
+-- $6 (NULL without chat keys): the jobs parked behind their chat's earlier updates in the
+-- batch (policy.parked_in_batch), stored parked at once; migration 0009's trigger then checks
+-- every new job against the table and parks or unparks what the hint got wrong.
+INSERT INTO gateway_jobs (bot_slug, handler_type, update_id, payload, chat_key, next_retry_at)
+SELECT bot_slug, handler_type, update_id, payload, chat_key,
+       CASE WHEN parked THEN 'infinity'::timestamptz ELSE now() END
+FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]::jsonb[], $5::text[],
+            $6::boolean[]) AS new (bot_slug, handler_type, update_id, payload, chat_key, parked)
 ON CONFLICT (bot_slug, update_id) DO NOTHING
 RETURNING bot_slug, update_id;
 
