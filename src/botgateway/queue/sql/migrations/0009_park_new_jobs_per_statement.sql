@@ -33,13 +33,14 @@
 -- statement trigger on UPDATE would copy every claim's and heartbeat's rows; see 0008).
 
 -- The jobs among `ids` that are pending get the parking rule (0008): parked when two or more
--- jobs of their chat are ahead (unfinished with an earlier update, or running), else due from
--- when they arrived. Only the jobs whose state disagrees with the rule are written: a writer
--- that parked a new job already (enqueue_many parks what waits behind its own batch) pays no
--- second write, and one that guessed wrong is set right (a redelivery in its batch that ON
--- CONFLICT dropped counted for nothing). Returns how many were written. VOLATILE: it sees the
--- caller's rows and what committed before it ran. STRICT: called with no ids (array_agg over
--- nothing is NULL), it does not run.
+-- jobs of their chat are ahead (unfinished with an earlier update, or running; the writer's
+-- guess, policy.parked_in_batch, holds the same two), else due from when they arrived. Only the
+-- jobs whose state disagrees with the rule are written: a writer that parked a new job already
+-- (enqueue_many parks what waits behind its own batch) pays no second write, and one that
+-- guessed wrong is set right (a redelivery in its batch that ON CONFLICT dropped counted for
+-- nothing). Returns how many were written. VOLATILE: it sees the caller's rows and what
+-- committed before it ran. STRICT: called with no ids (array_agg over nothing is NULL), it does
+-- not run.
 --
 -- The jobs are updated by primary key alone, as gateway_unpark_heads does and for the same
 -- reason: a planner without statistics must not read the due index instead.
