@@ -21,6 +21,8 @@ from botgateway.queue import (
     Succeeded,
 )
 
+from .histograms import LabelledHistogram
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 UNKNOWN_BOT = "(unknown)"
 """The bot label of requests for slugs we do not serve, so strangers cannot grow our label set."""
@@ -107,13 +109,13 @@ class Metrics:
             buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
             registry=self.registry,
         )
-        self.job_duration = Histogram(
+        self.job_duration = LabelledHistogram(
             "botgateway_job_duration_seconds",
             "Time a handler took, by bot, handler and outcome.",
             ["bot", "handler", "outcome"],
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
-            registry=self.registry,
         )
+        self.registry.register(self.job_duration)
         self.dead_lettered = Counter(
             "botgateway_jobs_dead_lettered",
             "Jobs the workers of this process dead-lettered, by bot and reason (attempts_used: "
@@ -140,9 +142,8 @@ class Metrics:
             "row locks at most.",
             registry=self.registry,
         )
-        # labelled children, kept so the webhook and the worker's observer skip `labels()`
+        # labelled children, kept so the webhook skips `labels()`
         self._request_counters: dict[tuple[str, int], Counter] = {}
-        self._job_durations: dict[tuple[str, str, str], Histogram] = {}
         self._queue = _QueueCollector()
         self.registry.register(self._queue)
 
@@ -155,12 +156,9 @@ class Metrics:
 
     def job_finished(self, finished: Finished) -> None:
         job = finished.job
-        key = (job.bot_slug, job.handler_type, _outcome_label(finished.outcome))
-        histogram = self._job_durations.get(key)
-        if histogram is None:
-            histogram = self.job_duration.labels(*key)
-            self._job_durations[key] = histogram
-        histogram.observe(finished.seconds)
+        self.job_duration.observe(
+            (job.bot_slug, job.handler_type, _outcome_label(finished.outcome)), finished.seconds
+        )
         if isinstance(finished.decision, DeadLetter):
             reason = "permanent" if finished.decision.permanent else "attempts_used"
             self.dead_lettered.labels(job.bot_slug, reason).inc()
