@@ -25,11 +25,12 @@ def job(update_id: int) -> NewJob:
 async def test_concurrent_submits_share_inserts_and_learn_if_new(store: Store, rows: Rows) -> None:
     batches: list[int] = []
     committer = GroupCommitter(store, on_batch=batches.append)
-    ids = [*range(1, 201), *range(1, 51)]  # 50 redeliveries among 250 requests
+    # 50 redeliveries among 250 requests, some right behind the first copy, some far from it
+    ids = [*range(1, 101), *range(1, 51), *range(101, 201)]
     results = await asyncio.gather(*(committer.submit(job(i)) for i in ids))
     assert results.count(True) == 200
     assert await rows.count() == 200
-    assert sum(batches) == 200
+    assert sum(batches) < len(ids), "a redelivery in its first copy's insert is sent once"
     assert len(batches) < 20, f"250 concurrent requests took {len(batches)} inserts"
 
 

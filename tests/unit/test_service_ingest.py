@@ -1,8 +1,9 @@
-"""What the webhook accepts (pure parsing; the HTTP answers are tested in integration)."""
+"""What the webhook accepts and how it sizes its inserts (pure logic; the HTTP answers and the
+group commit on PostgreSQL are tested in integration)."""
 
 import pytest
 
-from botgateway.service.ingest import BadUpdate, parse_update
+from botgateway.service.ingest import EVEN_OUT_FROM, BadUpdate, next_batch_size, parse_update
 
 pytestmark = pytest.mark.unit
 
@@ -48,3 +49,31 @@ def test_refused_bodies(raw: bytes, why: str) -> None:
 
 def test_a_valid_surrogate_pair_is_fine() -> None:
     assert parse_update(b'{"update_id": 1, "t": "\\ud83d\\udc4b"}').body["t"] == "👋"
+
+
+def test_a_short_queue_or_one_no_longer_than_the_last_batch_goes_in_whole() -> None:
+    assert next_batch_size(EVEN_OUT_FROM - 1, 0, 1000) == EVEN_OUT_FROM - 1
+    assert next_batch_size(40, 48, 1000) == 40
+
+
+def test_a_queue_grown_past_the_last_batch_takes_half_the_step() -> None:
+    assert next_batch_size(48, 8, 1000) == 28
+    assert next_batch_size(5000, 4000, 1000) == 1000
+
+
+def test_alternating_arrivals_even_out_and_every_update_is_taken_once() -> None:
+    """The uneven rhythm seen under load: 8 updates arrive during one insert, 48 during the next."""
+    arrivals = [8, 48] * 20
+    waiting, previous, taken, sizes = 0, 0, 0, []
+    for arrived in arrivals:
+        waiting += arrived
+        size = next_batch_size(waiting, previous, 1000)
+        assert 1 <= size <= waiting
+        waiting, previous, taken = waiting - size, size, taken + size
+        sizes.append(size)
+    while waiting:
+        size = next_batch_size(waiting, previous, 1000)
+        waiting, previous, taken = waiting - size, size, taken + size
+    assert taken == sum(arrivals)
+    settled = sizes[-10:]
+    assert max(settled) - min(settled) < (48 - 8) / 2, settled

@@ -130,6 +130,25 @@ def _has_unstorable(value: object) -> bool:
 
 _Waiter = tuple[NewJob, "asyncio.Future[bool]"]
 
+EVEN_OUT_FROM = 16
+"""Queues shorter than this go into one insert whole: at low load an update never waits a turn."""
+
+
+def next_batch_size(waiting: int, previous: int, max_batch: int) -> int:
+    """How many of the `waiting` updates the next insert takes, after one of `previous` rows.
+
+    With one flush at a time the batches drift into alternating small and large (about 8 and 48
+    at 64 connections): while the large one commits the process runs out of requests to parse,
+    and idles. Taking only half the step up from the last batch evens them out; the rest goes
+    in the next insert, a round trip later. Measured with `python -m tests.bench --only
+    service`, mean of the rounds: 16.4k req/s at `wrk -c64` against 14.9k taking the queue whole,
+    18.8k against 18.3k at `-c128`, with no change in p99 at 1,000 updates/s (4.0-4.5 ms).
+    """
+    take = waiting
+    if waiting >= EVEN_OUT_FROM and waiting > previous:
+        take = (waiting + previous + 1) // 2
+    return min(take, max_batch)
+
 
 class GroupCommitter:
     """Coalesces concurrent `submit`s into multi-row inserts.
@@ -186,9 +205,12 @@ class GroupCommitter:
             await asyncio.gather(*list(self._flushers), return_exceptions=True)
 
     async def _flush(self) -> None:
+        previous = 0
         while self._waiting:
-            batch = self._waiting[: self._max_batch]
-            del self._waiting[: self._max_batch]
+            take = next_batch_size(len(self._waiting), previous, self._max_batch)
+            previous = take
+            batch = self._waiting[:take]
+            del self._waiting[:take]
             try:
                 await self._commit(batch)
             except Exception as exc:  # never leave a request waiting on a dead flush
