@@ -64,16 +64,14 @@ def test_a_queue_grown_past_the_last_batch_takes_half_the_step() -> None:
 def test_alternating_arrivals_even_out_and_every_update_is_taken_once() -> None:
     """The uneven rhythm seen under load: 8 updates arrive during one insert, 48 during the next."""
     arrivals = [8, 48] * 20
-    waiting, previous, taken, sizes = 0, 0, 0, []
-    for arrived in arrivals:
+    pending = iter(arrivals)
+    waiting, previous, sizes = 0, 0, []
+    while (arrived := next(pending, 0)) or waiting:  # then drain what is left
         waiting += arrived
         size = next_batch_size(waiting, previous, 1000)
         assert 1 <= size <= waiting
-        waiting, previous, taken = waiting - size, size, taken + size
+        waiting, previous = waiting - size, size
         sizes.append(size)
-    while waiting:
-        size = next_batch_size(waiting, previous, 1000)
-        waiting, previous, taken = waiting - size, size, taken + size
-    assert taken == sum(arrivals)
-    settled = sizes[-10:]
+    assert sum(sizes) == sum(arrivals)
+    settled = sizes[len(arrivals) - 10 : len(arrivals)]
     assert max(settled) - min(settled) < (48 - 8) / 2, settled
