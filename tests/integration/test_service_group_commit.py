@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 import pytest
 
-from botgateway.queue import NewJob, Store
+from botgateway.queue import Inserter, NewJob, Store
 from botgateway.service.errors import ServiceStopping
 from botgateway.service.ingest import GroupCommitter
 from tests.support.rows import Rows
@@ -32,6 +32,31 @@ async def test_concurrent_submits_share_inserts_and_learn_if_new(store: Store, r
     assert await rows.count() == 200
     assert sum(batches) < len(ids), "a redelivery in its first copy's insert is sent once"
     assert len(batches) < 20, f"250 concurrent requests took {len(batches)} inserts"
+
+
+async def test_an_update_queued_as_a_flush_ends_is_still_stored(
+    store: Store, rows: Rows, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request queued after the flush looked at its queue for the last time, before the flush
+    task is gone, must start the next flush instead of waiting for a later request."""
+    committer = GroupCommitter(store)
+    late: list[asyncio.Task[bool]] = []
+    queued = asyncio.Event()
+    real_inserter = store.inserter
+
+    @asynccontextmanager
+    async def inserter() -> AsyncIterator[Inserter]:
+        async with real_inserter() as real:
+            yield real
+        if not late:  # its first step runs after the flush's next, and last, look at the queue
+            late.append(asyncio.create_task(committer.submit(job(2))))
+            queued.set()
+
+    monkeypatch.setattr(store, "inserter", inserter)
+    assert await committer.submit(job(1))
+    await asyncio.wait_for(queued.wait(), timeout=10)
+    assert await asyncio.wait_for(late[0], timeout=10), "the late request was not stored"
+    assert await rows.count() == 2
 
 
 @asynccontextmanager

@@ -24,7 +24,7 @@ from .jobs import (
 )
 from .policy import DeadLetter, FailureDecision, RetryLater
 from .settings import COMMAND_POOL_SIZE, DatabaseSettings, Pooler, QueueSettings
-from .store import JANITOR_LEASE, Lease, Store, redact
+from .store import JANITOR_LEASE, Inserter, Lease, Store, redact
 from .worker import (
     Deferred,
     Failed,
@@ -48,6 +48,7 @@ __all__ = [
     "Failed",
     "FailureDecision",
     "Finished",
+    "Inserter",
     "JanitorRound",
     "Job",
     "JobDetail",
