@@ -2,13 +2,15 @@
 
 from dataclasses import dataclass
 from datetime import MAXYEAR, datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
 STATUSES = ("pending", "running", "done", "dead")
 
 
-@dataclass(frozen=True)
-class NewJob:
+class NewJob(NamedTuple):
+    """An update to store. A named tuple, not a frozen dataclass: one is built per webhook
+    request, and a frozen dataclass's __init__ costs ~1 µs more."""
+
     bot_slug: str
     handler_type: str
     update_id: int

@@ -8,8 +8,7 @@ import json
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from botgateway.queue import DatabaseUnavailable, Inserter, NewJob, QueueError, Store
 
@@ -34,8 +33,9 @@ class BadUpdate(ValueError):
     """The body is not an update we can store; the message says why (answered 400)."""
 
 
-@dataclass(frozen=True)
-class Update:
+class Update(NamedTuple):
+    """A checked webhook body (a named tuple, as `NewJob` is: one per request)."""
+
     update_id: int
     body: dict[str, Any]
     text: str
