@@ -389,7 +389,8 @@ class Store:
         try:
             yield Inserter(conn)
         finally:
-            await self._pool.release(conn)
+            with _translated("enqueue"):  # as a statement through the pool would say it
+                await self._pool.release(conn)
 
     # -- workers --------------------------------------------------------------------------
 

@@ -160,7 +160,8 @@ class GroupCommitter:
     tests.bench --only service`), with no gain in latency (p99 4.5 against 4.0 ms at 1,000
     updates/s). A flush keeps one connection while inserts follow each other (`Store.inserter`):
     parse, group and insert cost 23.8 µs of CPU per update instead of 27.6 through the pool
-    (64 concurrent callers, 32-row inserts, median of 12 alternating runs).
+    (`python -m tests.bench.ingest_path`: 32-row inserts; medians of 12 rounds of each version,
+    run in turn).
     """
 
     def __init__(
