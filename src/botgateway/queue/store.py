@@ -229,32 +229,6 @@ def _job(r: asyncpg.Record) -> Job:
     )
 
 
-async def _insert_jobs(
-    db: "asyncpg.Pool[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]",
-    jobs: Sequence[NewJob],
-) -> set[tuple[str, int]]:
-    if not jobs:
-        return set()
-    ordered = sorted(jobs, key=lambda j: (j.bot_slug, j.update_id))
-    chat_keys = [j.chat_key for j in ordered]
-    parked = (
-        parked_in_batch([(j.bot_slug, j.chat_key) for j in ordered])
-        if any(key is not None for key in chat_keys)
-        else None
-    )
-    with _translated("enqueue"):
-        rows = await db.fetch(
-            query("enqueue_many"),
-            [j.bot_slug for j in ordered],
-            [j.handler_type for j in ordered],
-            [j.update_id for j in ordered],
-            [j.payload for j in ordered],
-            chat_keys,
-            parked,
-        )
-    return {(r["bot_slug"], r["update_id"]) for r in rows}
-
-
 class Inserter:
     """`Store.enqueue_many` over one held connection (see `Store.inserter`)."""
 
@@ -267,7 +241,26 @@ class Inserter:
 
     async def enqueue_many(self, jobs: Sequence[NewJob]) -> set[tuple[str, int]]:
         """Store many jobs in one statement; returns the (bot_slug, update_id) newly stored."""
-        return await _insert_jobs(self._conn, jobs)
+        if not jobs:
+            return set()
+        ordered = sorted(jobs, key=lambda j: (j.bot_slug, j.update_id))
+        chat_keys = [j.chat_key for j in ordered]
+        parked = (
+            parked_in_batch([(j.bot_slug, j.chat_key) for j in ordered])
+            if any(key is not None for key in chat_keys)
+            else None
+        )
+        with _translated("enqueue"):
+            rows = await self._conn.fetch(
+                query("enqueue_many"),
+                [j.bot_slug for j in ordered],
+                [j.handler_type for j in ordered],
+                [j.update_id for j in ordered],
+                [j.payload for j in ordered],
+                chat_keys,
+                parked,
+            )
+        return {(r["bot_slug"], r["update_id"]) for r in rows}
 
 
 class Store:
@@ -375,7 +368,10 @@ class Store:
 
     async def enqueue_many(self, jobs: Sequence[NewJob]) -> set[tuple[str, int]]:
         """Store many jobs in one statement; returns the (bot_slug, update_id) newly stored."""
-        return await _insert_jobs(self._pool, jobs)
+        if not jobs:
+            return set()  # without taking a connection
+        async with self.inserter() as inserter:
+            return await inserter.enqueue_many(jobs)
 
     @contextlib.asynccontextmanager
     async def inserter(self) -> AsyncIterator["Inserter"]:
