@@ -1,8 +1,15 @@
 """What the webhook accepts and how it sizes its inserts (pure logic; the HTTP answers and the
 group commit on PostgreSQL are tested in integration)."""
 
-import pytest
+import json
+from unittest import mock
 
+import msgspec
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from botgateway.service import ingest
 from botgateway.service.ingest import EVEN_OUT_FROM, BadUpdate, next_batch_size, parse_update
 
 pytestmark = pytest.mark.unit
@@ -49,6 +56,64 @@ def test_refused_bodies(raw: bytes, why: str) -> None:
 
 def test_a_valid_surrogate_pair_is_fine() -> None:
     assert parse_update(b'{"update_id": 1, "t": "\\ud83d\\udc4b"}').body["t"] == "👋"
+
+
+class _RefusesEverything:
+    def decode(self, raw: bytes) -> object:
+        raise msgspec.DecodeError("refused, so the standard library reads it")
+
+
+def _outcome(raw: bytes) -> str:
+    """What `parse_update` makes of a body, types included (1 and 1.0 differ)."""
+    try:
+        update = parse_update(raw)
+    except BadUpdate as refusal:
+        return f"refused: {refusal}"
+    return repr(update)
+
+
+def _standard_library_outcome(raw: bytes) -> str:
+    with mock.patch.object(ingest, "_FAST_DECODER", _RefusesEverything()):
+        return _outcome(raw)
+
+
+_JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(
+    body=st.dictionaries(st.text(), _JSON_VALUES, max_size=4),
+    update_id=st.integers() | _JSON_VALUES,
+    ascii_only=st.booleans(),
+)
+def test_bodies_read_as_the_standard_library_reads_them(
+    body: dict[str, object], update_id: object, ascii_only: bool
+) -> None:
+    # msgspec reads the bodies; the standard library's reading is the contract it must keep
+    raw = json.dumps({"update_id": update_id, **body}, ensure_ascii=ascii_only).encode(
+        "utf-8", "surrogatepass"
+    )
+    assert _outcome(raw) == _standard_library_outcome(raw)
+
+
+@given(st.binary(max_size=64) | st.text(max_size=64).map(str.encode))
+@example(b'{"update_id": 1, "n": 1e400}')
+@example(b'{"update_id": 1, "n": 1e-20000}')
+@example(b'{"update_id": 1, "n": 123456789012345678901234567890}')
+@example(b'{"update_id": 1, "t": "\\ud800"}')
+@example(b'{"update_id": 1, "update_id": 2}')
+@example(b'\xef\xbb\xbf{"update_id": 1}')
+@example(b'{"update_id": 1} x')
+@example(b'{"update_id": -0}')
+def test_malformed_bodies_are_refused_for_the_same_reason(raw: bytes) -> None:
+    assert _outcome(raw) == _standard_library_outcome(raw)
 
 
 def test_a_short_queue_or_one_no_longer_than_the_last_batch_goes_in_whole() -> None:
